@@ -1,0 +1,32 @@
+//! The cppcc contracts (`proto/cppcc/**`), compiled for Rust: messages,
+//! tonic clients and servers, and the encoded descriptor set that
+//! reflection, JSON transcoding and the audit log read.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs)]
+
+/// Messages every service shares.
+pub mod common {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.common.v1");
+    }
+}
+
+/// The event envelope and the event stream service.
+pub mod events {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.events.v1");
+    }
+}
+
+/// Committees, sectors, special committees and members.
+pub mod members {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.members.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");

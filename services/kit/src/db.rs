@@ -1,0 +1,254 @@
+//! The database: one schema and one role per service.
+//!
+//! At start-up a service (optionally) makes sure its role and schema exist,
+//! using an administrator URL only for that; then connects as its own role,
+//! and applies its migrations together with the kit's own tables (outbox,
+//! audit log, request ids), all inside its schema.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool, SqlSafeStr as _};
+use tokio::sync::Notify;
+
+use crate::BoxError;
+
+/// The kit's own migrations, applied in every service schema. Their
+/// versions are small numbers; a service's are timestamps, so they never
+/// collide.
+const KIT_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "kit outbox audit request ids", include_str!("../migrations/0001_kit.sql"))];
+
+/// Database settings shared by every service binary.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// The URL the service connects with, as its own role
+    /// (`postgres://members@db/cppcc`, or `postgres:///cppcc?host=/socket/dir&user=members`).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// An administrator URL, used once at start-up to create the service's
+    /// role and schema when they are missing. Leave unset where they are
+    /// created by the platform (Kubernetes bootstrap).
+    #[arg(long, env = "CPPCC_DATABASE_ADMIN_URL")]
+    pub database_admin_url: Option<String>,
+    /// Most connections the service opens.
+    #[arg(long, env = "CPPCC_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+    /// How long a call waits for a free connection before failing with UNAVAILABLE.
+    #[arg(long, env = "CPPCC_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = crate::config::parse_duration)]
+    pub database_acquire_timeout: Duration,
+    /// Longest a single statement may run.
+    #[arg(long, env = "CPPCC_DATABASE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = crate::config::parse_duration)]
+    pub database_statement_timeout: Duration,
+}
+
+/// A service's schema name: lowercase letters and underscores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Schema(&'static str);
+
+impl Schema {
+    /// # Panics
+    /// If `name` is not lowercase ASCII letters and underscores: schema
+    /// names are constants of the code, and they are written into SQL.
+    pub const fn new(name: &'static str) -> Schema {
+        let b = name.as_bytes();
+        assert!(!b.is_empty() && b.len() <= 40, "schema name length");
+        let mut i = 0;
+        while i < b.len() {
+            assert!(b[i].is_ascii_lowercase() || b[i] == b'_', "schema name characters");
+            i += 1;
+        }
+        Schema(name)
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+
+    /// `template` with every `{schema}` replaced by the schema name.
+    pub fn sql(self, template: &str) -> String {
+        template.replace("{schema}", self.0)
+    }
+}
+
+/// A connected service database.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: PgPool,
+    schema: Schema,
+    /// Woken when a transaction that wrote events commits, so event
+    /// streams in this process deliver at once instead of at the next poll.
+    pub(crate) events_written: Arc<Notify>,
+}
+
+impl Database {
+    /// Creates the role and schema if asked to, connects, and migrates.
+    pub async fn connect(schema: Schema, args: &DatabaseArgs, migrations: &Migrator) -> Result<Database, BoxError> {
+        let options: PgConnectOptions = args
+            .database_url
+            .parse()
+            .map_err(|e| format!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+        let options = options
+            .application_name(&format!("cppcc-{}", schema.name()))
+            .options([
+                ("timezone", "UTC".to_owned()),
+                (
+                    "statement_timeout",
+                    format!("{}ms", args.database_statement_timeout.as_millis()),
+                ),
+                (
+                    "idle_in_transaction_session_timeout",
+                    format!("{}ms", args.database_statement_timeout.as_millis() * 2),
+                ),
+            ]);
+        if let Some(admin) = &args.database_admin_url {
+            let admin: PgConnectOptions = admin
+                .parse()
+                .map_err(|e| format!("the admin database URL is not a PostgreSQL URL: {e}"))?;
+            bootstrap(&admin, schema, options.get_username()).await?;
+        }
+        migrate(&options, schema, migrations).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(args.database_max_connections)
+            .acquire_timeout(args.database_acquire_timeout)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(|e| format!("cannot connect to the {} database: {e}", schema.name()))?;
+        Ok(Database {
+            pool,
+            schema,
+            events_written: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The service's schema.
+    pub fn schema(&self) -> Schema {
+        self.schema
+    }
+}
+
+/// Makes sure `role` exists (able to log in) and owns `schema`. Safe to run
+/// concurrently from several processes.
+pub async fn bootstrap(admin: &PgConnectOptions, schema: Schema, role: &str) -> Result<(), BoxError> {
+    let mut conn = PgConnection::connect_with(admin)
+        .await
+        .map_err(|e| format!("cannot connect with the admin URL: {e}"))?;
+    // Serialise bootstraps of this schema across processes.
+    sqlx::query("SELECT pg_advisory_lock(hashtext('cppcc bootstrap ' || $1))")
+        .bind(schema.name())
+        .execute(&mut conn)
+        .await?;
+    let result = bootstrap_locked(&mut conn, schema, role).await;
+    let _ = conn.close().await;
+    result
+}
+
+async fn bootstrap_locked(conn: &mut PgConnection, schema: Schema, role: &str) -> Result<(), BoxError> {
+    let role_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+        .bind(role)
+        .fetch_one(&mut *conn)
+        .await?;
+    let quoted_role = quote_ident(role);
+    if !role_exists {
+        // Roles are shared by every database of the cluster; another
+        // process may create it between the check and here.
+        let created = sqlx::query(AssertSqlSafe(format!("CREATE ROLE {quoted_role} LOGIN")))
+            .execute(&mut *conn)
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42710" | "23505")) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let schema_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema.name())
+            .fetch_one(&mut *conn)
+            .await?;
+    if !schema_exists {
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE SCHEMA {} AUTHORIZATION {quoted_role}",
+            schema.name()
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    // Nobody else gets into the schema; the role needs to reach the database.
+    sqlx::query(AssertSqlSafe(format!("REVOKE ALL ON SCHEMA {} FROM PUBLIC", schema.name())))
+        .execute(&mut *conn)
+        .await?;
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut *conn).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "GRANT CONNECT ON DATABASE {} TO {quoted_role}",
+        quote_ident(&database)
+    )))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies the kit's and the service's migrations, as the service's role,
+/// on a connection of its own (closing it releases the migration lock even
+/// when a migration fails).
+async fn migrate(options: &PgConnectOptions, schema: Schema, service: &Migrator) -> Result<(), BoxError> {
+    let migrator = migrator(schema, service);
+    let mut conn = PgConnection::connect_with(options)
+        .await
+        .map_err(|e| format!("cannot connect to the {} database: {e}", schema.name()))?;
+    let result = migrator.run(&mut conn).await;
+    let _ = conn.close().await;
+    result.map_err(|e| format!("migrating the {} schema failed: {e}", schema.name()).into())
+}
+
+/// The kit's migrations (for `schema`) followed by the service's.
+pub fn migrator(schema: Schema, service: &Migrator) -> Migrator {
+    let mut all: Vec<Migration> = KIT_MIGRATIONS
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                AssertSqlSafe(schema.sql(sql)).into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    all.extend(service.iter().cloned());
+    let mut migrator = Migrator::with_migrations(all);
+    migrator.dangerous_set_table_name(format!("{}._sqlx_migrations", schema.name()));
+    migrator
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_templates() {
+        let s = Schema::new("members");
+        assert_eq!(s.sql("SELECT * FROM {schema}.outbox"), "SELECT * FROM members.outbox");
+        assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
+    }
+
+    #[test]
+    #[should_panic(expected = "schema name characters")]
+    fn schema_names_are_plain() {
+        let _ = Schema::new("members; drop");
+    }
+}

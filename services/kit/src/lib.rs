@@ -1,0 +1,23 @@
+//! What every cppcc service shares, so that a service writes only its
+//! domain: configuration, telemetry, the database and its migrations,
+//! errors and their mapping to gRPC status, callers and their tokens,
+//! resource names, list filters and pages, request ids, etags, personal
+//! data protection, the transactional outbox and its event stream, the
+//! audit log, and the server that puts it all together.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod filter;
+pub mod names;
+pub mod page;
+pub mod pii;
+pub mod telemetry;
+
+/// A boxed error for start-up paths, where the message is all that matters.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub use error::{Result, ServiceError, Violations};
