@@ -12,6 +12,14 @@ pub mod common {
     }
 }
 
+/// The audit log's records and the service that reads them.
+pub mod audit {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.audit.v1");
+    }
+}
+
 /// The event envelope and the event stream service.
 pub mod events {
     /// Version 1.

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -154,6 +153,9 @@ pub struct Actor {
     pub peer: Option<SocketAddr>,
     /// The bearer token, passed on when this call calls another service.
     pub bearer: Arc<str>,
+    /// The gRPC method being called (`/cppcc.members.v1.MemberService/GetMember`),
+    /// for the audit log.
+    pub method: Arc<str>,
 }
 
 impl Actor {
@@ -209,8 +211,9 @@ pub fn actor<T>(request: &tonic::Request<T>) -> Result<Actor, ServiceError> {
 /// Token verification settings shared by every binary.
 #[derive(Clone, Debug, clap::Args)]
 pub struct AuthArgs {
-    /// Public keys that sign tokens, as PEM files: `path` or `kid=path`;
-    /// repeat the flag or separate with commas. Ed25519 and RSA keys.
+    /// Public keys that sign tokens (Ed25519 or RSA, PEM): each a file
+    /// path or the PEM text itself, optionally `kid=` in front; repeat the
+    /// flag or separate with commas.
     #[arg(long = "jwt-public-key", env = "CPPCC_JWT_PUBLIC_KEYS", value_delimiter = ',')]
     pub jwt_public_keys: Vec<String>,
     /// The issuer (`iss`) tokens must carry.
@@ -273,14 +276,18 @@ impl TokenVerifier {
     /// Loads the keys named in `args`.
     pub fn from_args(args: &AuthArgs) -> Result<Self, AuthError> {
         let mut pems = Vec::new();
-        for spec in args.jwt_public_keys.iter().filter(|s| !s.trim().is_empty()) {
-            let (kid, path) = match spec.split_once('=') {
-                Some((kid, path)) => (Some(kid.trim().to_owned()), PathBuf::from(path.trim())),
-                None => (None, PathBuf::from(spec.trim())),
+        for spec in args.jwt_public_keys.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            // A bare PEM has `=` in its base64, so only look for `kid=` before anything else.
+            let (kid, source) = match spec.split_once('=') {
+                Some((kid, rest)) if !spec.starts_with("-----") => (Some(kid.trim().to_owned()), rest.trim()),
+                _ => (None, spec),
             };
-            let pem = std::fs::read(&path).map_err(|e| {
-                AuthError::Config(format!("cannot read JWT public key {}: {e}", path.display()))
-            })?;
+            let pem = if source.starts_with("-----BEGIN") {
+                source.as_bytes().to_vec()
+            } else {
+                std::fs::read(source)
+                    .map_err(|e| AuthError::Config(format!("cannot read JWT public key {source}: {e}")))?
+            };
             pems.push((kid, pem));
         }
         if pems.is_empty() {
@@ -397,6 +404,7 @@ impl TokenVerifier {
             unit: claims.unit,
             peer,
             bearer: Arc::from(token),
+            method: Arc::from(""),
         })
     }
 }

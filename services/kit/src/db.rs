@@ -15,6 +15,7 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool, SqlSafeStr as _
 use tokio::sync::Notify;
 
 use crate::BoxError;
+use crate::change::KitSql;
 
 /// The kit's own migrations, applied in every service schema. Their
 /// versions are small numbers; a service's are timestamps, so they never
@@ -82,6 +83,10 @@ pub struct Database {
     /// Woken when a transaction that wrote events commits, so event
     /// streams in this process deliver at once instead of at the next poll.
     pub(crate) events_written: Arc<Notify>,
+    /// Woken when audit rows were written, so the sealer chains them soon.
+    pub(crate) audit_written: Arc<Notify>,
+    /// The kit's statements for this schema.
+    pub(crate) sql: Arc<KitSql>,
 }
 
 impl Database {
@@ -118,11 +123,18 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(|e| format!("cannot connect to the {} database: {e}", schema.name()))?;
-        Ok(Database {
+        Ok(Database::from_pool(pool, schema))
+    }
+
+    /// Wraps a pool already connected to a migrated schema.
+    pub fn from_pool(pool: PgPool, schema: Schema) -> Database {
+        Database {
             pool,
             schema,
             events_written: Arc::new(Notify::new()),
-        })
+            audit_written: Arc::new(Notify::new()),
+            sql: Arc::new(KitSql::new(schema)),
+        }
     }
 
     /// The connection pool.

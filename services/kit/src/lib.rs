@@ -7,14 +7,24 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
+pub mod change;
+pub mod client;
 pub mod config;
+pub mod convert;
 pub mod db;
 pub mod error;
+pub mod etag;
+pub mod events;
+pub mod fieldmask;
 pub mod filter;
+pub mod json;
+pub mod local_pg;
 pub mod names;
 pub mod page;
 pub mod pii;
+pub mod server;
 pub mod telemetry;
 
 /// A boxed error for start-up paths, where the message is all that matters.

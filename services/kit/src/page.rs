@@ -27,6 +27,7 @@ pub enum KeyKind {
     Text,
     Int,
     Time,
+    Uuid,
 }
 
 /// A field `order_by` may name.
@@ -49,6 +50,8 @@ pub enum Key {
     Text(String),
     #[serde(rename = "t", with = "time::serde::rfc3339")]
     Time(OffsetDateTime),
+    #[serde(rename = "u")]
+    Uuid(Uuid),
 }
 
 impl Key {
@@ -57,6 +60,7 @@ impl Key {
             Key::Int(_) => KeyKind::Int,
             Key::Text(_) => KeyKind::Text,
             Key::Time(_) => KeyKind::Time,
+            Key::Uuid(_) => KeyKind::Uuid,
         }
     }
 
@@ -65,29 +69,29 @@ impl Key {
             Key::Int(v) => qb.push_bind(*v),
             Key::Text(v) => qb.push_bind(v.clone()),
             Key::Time(v) => qb.push_bind(*v),
+            Key::Uuid(v) => qb.push_bind(*v),
         };
     }
 }
 
-/// A row that can be paged: it can tell its value for each order field and
-/// its id, the final tie-break.
+/// A row that can be paged: it can tell its value for each order field
+/// (and for the tie-break).
 pub trait Keyed {
     /// The row's value for the order field named `field`.
     fn key(&self, field: &str) -> Key;
-    /// The row's unique id.
-    fn id(&self) -> Uuid;
 }
 
 /// How a resource's list is read: its filter fields, order fields, default
-/// order and id column.
+/// order and tie-break.
 #[derive(Clone, Copy, Debug)]
 pub struct ListSpec {
     pub filter_fields: &'static [FilterField],
     pub order_fields: &'static [OrderField],
     /// The order when `order_by` is empty, in `order_by` syntax.
     pub default_order: &'static str,
-    /// The SQL of the unique id column that breaks ties.
-    pub id_sql: &'static str,
+    /// A unique column that orders rows equal in every order field
+    /// (ascending, after them). `None` when every order field is unique.
+    pub tie_break: Option<OrderField>,
 }
 
 /// A list request as the caller sent it.
@@ -102,15 +106,13 @@ pub struct ListRequest<'a> {
 /// A checked list request, ready to be turned into SQL.
 #[derive(Debug)]
 pub struct ListQuery {
-    spec_order: &'static [OrderField],
     filter_fields: &'static [FilterField],
-    id_sql: &'static str,
     /// The parsed filter, if any.
     pub filter: Option<Filter>,
-    /// Order fields (index into the spec) and whether each is descending.
-    order: Vec<(usize, bool)>,
-    /// The sort key of the last row of the previous page, and its id.
-    after: Option<(Vec<Key>, Uuid)>,
+    /// The order: fields and whether each is descending, tie-break last.
+    order: Vec<(OrderField, bool)>,
+    /// The sort key of the last row of the previous page.
+    after: Option<Vec<Key>>,
     /// Rows per page.
     pub limit: usize,
     fingerprint: String,
@@ -122,8 +124,6 @@ struct Token {
     q: String,
     /// Sort key of the last row.
     k: Vec<Key>,
-    /// Id of the last row.
-    i: Uuid,
 }
 
 impl ListQuery {
@@ -152,26 +152,27 @@ impl ListQuery {
         } else {
             req.order_by
         };
-        let order = match parse_order(order_text, spec.order_fields) {
+        let mut order = match parse_order(order_text, spec.order_fields) {
             Ok(o) => o,
             Err(e) => {
                 errors.add("order_by", e);
                 Vec::new()
             }
         };
+        if let Some(tie) = spec.tie_break {
+            order.push((tie, false));
+        }
         let fingerprint = fingerprint(req.filter, order_text, scope);
         let mut after = None;
         if !req.page_token.is_empty() {
-            match decode_token(req.page_token, &fingerprint, &order, spec.order_fields) {
+            match decode_token(req.page_token, &fingerprint, &order) {
                 Ok(keys) => after = Some(keys),
                 Err(e) => errors.add("page_token", e),
             }
         }
         errors.finish()?;
         Ok(ListQuery {
-            spec_order: spec.order_fields,
             filter_fields: spec.filter_fields,
-            id_sql: spec.id_sql,
             filter,
             order,
             after,
@@ -180,32 +181,33 @@ impl ListQuery {
         })
     }
 
+    /// The sort key of the last row of the previous page (order fields,
+    /// then the tie-break), for lists that page with their own query.
+    pub fn after(&self) -> Option<&[Key]> {
+        self.after.as_deref()
+    }
+
     /// Appends ` AND <filter> AND <after the previous page>` to a query whose
     /// WHERE clause is already open.
     pub fn push_conditions(&self, qb: &mut QueryBuilder<Postgres>) {
         self.push_filter(qb);
-        if let Some((keys, id)) = &self.after {
+        if let Some(keys) = &self.after {
             qb.push(" AND (");
-            for upto in 0..=self.order.len() {
+            for upto in 0..self.order.len() {
                 if upto > 0 {
                     qb.push(" OR ");
                 }
                 qb.push("(");
                 for (i, (field, _)) in self.order.iter().take(upto).enumerate() {
-                    qb.push(self.spec_order[*field].sql);
+                    qb.push(field.sql);
                     qb.push(" = ");
                     keys[i].push_bind(qb);
                     qb.push(" AND ");
                 }
-                if let Some((field, desc)) = self.order.get(upto) {
-                    qb.push(self.spec_order[*field].sql);
-                    qb.push(if *desc { " < " } else { " > " });
-                    keys[upto].push_bind(qb);
-                } else {
-                    qb.push(self.id_sql);
-                    qb.push(" > ");
-                    qb.push_bind(*id);
-                }
+                let (field, desc) = &self.order[upto];
+                qb.push(field.sql);
+                qb.push(if *desc { " < " } else { " > " });
+                keys[upto].push_bind(qb);
                 qb.push(")");
             }
             qb.push(")");
@@ -224,12 +226,14 @@ impl ListQuery {
     /// page exists).
     pub fn push_order_limit(&self, qb: &mut QueryBuilder<Postgres>) {
         qb.push(" ORDER BY ");
-        for (field, desc) in &self.order {
-            qb.push(self.spec_order[*field].sql);
-            qb.push(if *desc { " DESC, " } else { " ASC, " });
+        for (i, (field, desc)) in self.order.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            qb.push(field.sql);
+            qb.push(if *desc { " DESC" } else { " ASC" });
         }
-        qb.push(self.id_sql);
-        qb.push(" ASC LIMIT ");
+        qb.push(" LIMIT ");
         qb.push_bind((self.limit + 1) as i64);
     }
 
@@ -242,19 +246,14 @@ impl ListQuery {
         let last = rows.last().expect("limit is at least 1");
         let token = Token {
             q: self.fingerprint.clone(),
-            k: self
-                .order
-                .iter()
-                .map(|(f, _)| last.key(self.spec_order[*f].name))
-                .collect(),
-            i: last.id(),
+            k: self.order.iter().map(|(f, _)| last.key(f.name)).collect(),
         };
         let json = serde_json::to_vec(&token).expect("a token always serializes");
         (rows, URL_SAFE_NO_PAD.encode(json))
     }
 }
 
-fn parse_order(text: &str, fields: &[OrderField]) -> Result<Vec<(usize, bool)>, String> {
+fn parse_order(text: &str, fields: &[OrderField]) -> Result<Vec<(OrderField, bool)>, String> {
     let mut order = Vec::new();
     for part in text.split(',') {
         let words: Vec<&str> = part.split_whitespace().collect();
@@ -264,17 +263,17 @@ fn parse_order(text: &str, fields: &[OrderField]) -> Result<Vec<(usize, bool)>, 
             [name, dir] if dir.eq_ignore_ascii_case("desc") => (*name, true),
             _ => return Err(format!("`{}` is not `field` or `field desc`", part.trim())),
         };
-        let Some(index) = fields.iter().position(|f| f.name == name) else {
+        let Some(field) = fields.iter().find(|f| f.name == name) else {
             let known: Vec<&str> = fields.iter().map(|f| f.name).collect();
             return Err(format!(
                 "cannot order by `{name}`; known fields: {}",
                 known.join(", ")
             ));
         };
-        if order.iter().any(|(i, _)| *i == index) {
+        if order.iter().any(|(f, _): &(OrderField, bool)| f.name == name) {
             return Err(format!("`{name}` appears twice"));
         }
-        order.push((index, desc));
+        order.push((*field, desc));
     }
     Ok(order)
 }
@@ -288,12 +287,7 @@ fn fingerprint(filter: &str, order: &str, scope: &[&str]) -> String {
     hex::encode(&hash.finalize()[..12])
 }
 
-fn decode_token(
-    token: &str,
-    fingerprint: &str,
-    order: &[(usize, bool)],
-    fields: &[OrderField],
-) -> Result<(Vec<Key>, Uuid), String> {
+fn decode_token(token: &str, fingerprint: &str, order: &[(OrderField, bool)]) -> Result<Vec<Key>, String> {
     let bad = || "is not a page token this service issued".to_string();
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -303,16 +297,12 @@ fn decode_token(
                 .into(),
         );
     }
-    let kinds_match = token.k.len() == order.len()
-        && token
-            .k
-            .iter()
-            .zip(order)
-            .all(|(k, (f, _))| k.kind() == fields[*f].kind);
+    let kinds_match =
+        token.k.len() == order.len() && token.k.iter().zip(order).all(|(k, (f, _))| k.kind() == f.kind);
     if !kinds_match {
         return Err(bad());
     }
-    Ok((token.k, token.i))
+    Ok(token.k)
 }
 
 #[cfg(test)]
@@ -341,7 +331,11 @@ mod tests {
         filter_fields: FILTERS,
         order_fields: ORDERS,
         default_order: "name",
-        id_sql: "t.id",
+        tie_break: Some(OrderField {
+            name: "id",
+            sql: "t.id",
+            kind: KeyKind::Uuid,
+        }),
     };
 
     struct Row(&'static str, Uuid);
@@ -350,11 +344,9 @@ mod tests {
         fn key(&self, field: &str) -> Key {
             match field {
                 "name" => Key::Text(self.0.into()),
+                "id" => Key::Uuid(self.1),
                 _ => Key::Time(OffsetDateTime::UNIX_EPOCH),
             }
-        }
-        fn id(&self) -> Uuid {
-            self.1
         }
     }
 

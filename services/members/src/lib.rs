@@ -1,1 +1,63 @@
+//! The members service: committees and their settings, sectors, special
+//! committees and their seats, and members, in the `members` schema.
+//!
+//! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
+//! services. Everything else — database and migrations, tokens, errors,
+//! audit, outbox, event stream, health, reflection, shutdown — comes from
+//! `cppcc-kit`.
 
+#![forbid(unsafe_code)]
+
+pub mod domain;
+pub mod grpc;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cppcc_kit::BoxError;
+use cppcc_kit::auth::{AuthArgs, TokenVerifier};
+use cppcc_kit::config::PiiArgs;
+use cppcc_kit::db::{Database, DatabaseArgs, Schema};
+use cppcc_kit::server::{Server, ServerArgs};
+use cppcc_kit::telemetry::TelemetryArgs;
+use cppcc_proto::members::v1::committee_service_server::CommitteeServiceServer;
+use cppcc_proto::members::v1::member_service_server::MemberServiceServer;
+
+/// The schema this service owns.
+pub const SCHEMA: Schema = Schema::new("members");
+
+/// The service's migrations.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The members service's configuration.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(name = "cppcc-members", about = "The cppcc members service", version)]
+pub struct Config {
+    /// The address to serve gRPC on.
+    #[arg(long = "addr", env = "CPPCC_MEMBERS_ADDR", default_value = "0.0.0.0:50061")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub pii: PiiArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Connects and migrates the database and builds the server, ready to serve.
+pub async fn server(config: &Config) -> Result<Server, BoxError> {
+    let db = Database::connect(SCHEMA, &config.database, &MIGRATIONS).await?;
+    let verifier = Arc::new(TokenVerifier::from_args(&config.auth)?);
+    let shared = grpc::Shared {
+        db: db.clone(),
+        pii: Arc::new(config.pii.cipher()?),
+    };
+    Ok(Server::new(db, verifier, &config.server)
+        .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(shared.clone())))
+        .add_service(MemberServiceServer::new(grpc::MemberApi::new(shared))))
+}

@@ -1,0 +1,7 @@
+//! The members schema: compile-time checked queries (`sqlx::query!`, with
+//! the offline data in `.sqlx/`), and the list queries built at run time.
+
+pub mod catalogue;
+pub mod committees;
+pub mod lists;
+pub mod members;
