@@ -127,7 +127,9 @@ impl TestDatabase {
 
     /// A connection as the cluster's superuser.
     pub async fn admin(&self) -> PgConnection {
-        PgConnection::connect(&self.admin_url()).await.expect("connect as admin")
+        PgConnection::connect(&self.admin_url())
+            .await
+            .expect("connect as admin")
     }
 }
 
@@ -150,7 +152,8 @@ fn keys() -> &'static Keys {
         let (private, public_key) = generate_ed25519_pem();
         let (pii, pii_keys) = PiiCipher::generate();
         Keys {
-            issuer: TokenIssuer::from_ed_pem(private.as_bytes(), None, ISSUER, AUDIENCE).expect("a fresh key loads"),
+            issuer: TokenIssuer::from_ed_pem(private.as_bytes(), None, ISSUER, AUDIENCE)
+                .expect("a fresh key loads"),
             public_key,
             pii,
             pii_keys,
@@ -223,7 +226,9 @@ pub struct Running {
 
 /// Serves `server` on `127.0.0.1:0`.
 pub async fn serve(server: Server) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
     let addr = listener.local_addr().expect("a bound address");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(listener, async move {
@@ -254,7 +259,9 @@ impl Running {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.task).await.expect("the server task does not panic")
+        (&mut self.task)
+            .await
+            .expect("the server task does not panic")
     }
 }
 
@@ -264,7 +271,10 @@ mod tests {
 
     #[test]
     fn database_in_url_is_replaced() {
-        assert_eq!(with_database("postgres://u:p@h:5/db?sslmode=disable", "t1"), "postgres://u:p@h:5/t1?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u:p@h:5/db?sslmode=disable", "t1"),
+            "postgres://u:p@h:5/t1?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "t1"), "postgres://u@h/t1");
     }
 }

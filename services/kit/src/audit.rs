@@ -94,11 +94,24 @@ impl Database {
         detail: &str,
     ) -> Result<(), ServiceError> {
         let (subject, role, committee) = match actor {
-            Some(a) => (a.subject.as_str(), a.role.as_str(), a.committee().unwrap_or_default()),
+            Some(a) => (
+                a.subject.as_str(),
+                a.role.as_str(),
+                a.committee().unwrap_or_default(),
+            ),
             None => ("", "", ""),
         };
-        self.insert_audit(subject, role, peer, method, Outcome::Denied, detail, committee, &[String::new()])
-            .await
+        self.insert_audit(
+            subject,
+            role,
+            peer,
+            method,
+            Outcome::Denied,
+            detail,
+            committee,
+            &[String::new()],
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -236,7 +249,10 @@ pub async fn seal(db: &Database) -> Result<u64, ServiceError> {
 
 /// The chain position and hash of the last sealed row (or of the anchor
 /// left by purging, or the start).
-async fn chain_head(conn: &mut sqlx::PgConnection, db: &Database) -> Result<(i64, Vec<u8>), ServiceError> {
+async fn chain_head(
+    conn: &mut sqlx::PgConnection,
+    db: &Database,
+) -> Result<(i64, Vec<u8>), ServiceError> {
     let schema = db.schema();
     let last: Option<(i64, Vec<u8>)> = sqlx::query_as(AssertSqlSafe(schema.sql(
         "SELECT chain_pos, hash FROM {schema}.audit_log WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1",
@@ -250,9 +266,13 @@ async fn chain_head(conn: &mut sqlx::PgConnection, db: &Database) -> Result<(i64
     anchor(conn, db).await
 }
 
-async fn anchor(conn: &mut sqlx::PgConnection, db: &Database) -> Result<(i64, Vec<u8>), ServiceError> {
+async fn anchor(
+    conn: &mut sqlx::PgConnection,
+    db: &Database,
+) -> Result<(i64, Vec<u8>), ServiceError> {
     let anchor: Option<(i64, Vec<u8>)> = sqlx::query_as(AssertSqlSafe(
-        db.schema().sql("SELECT chain_pos, hash FROM {schema}.audit_anchor"),
+        db.schema()
+            .sql("SELECT chain_pos, hash FROM {schema}.audit_anchor"),
     ))
     .fetch_optional(&mut *conn)
     .await
@@ -293,10 +313,16 @@ pub async fn verify(db: &Database) -> Result<ChainReport, ServiceError> {
         for row in rows {
             let at = row.chain_pos.unwrap_or_default();
             if at != pos + 1 {
-                break 'walk Some((pos + 1, format!("missing: the chain jumps from {pos} to {at}")));
+                break 'walk Some((
+                    pos + 1,
+                    format!("missing: the chain jumps from {pos} to {at}"),
+                ));
             }
             if row.prev_hash.as_deref() != Some(prev.as_slice()) {
-                break 'walk Some((at, "out of place: its previous hash is not the record before it".into()));
+                break 'walk Some((
+                    at,
+                    "out of place: its previous hash is not the record before it".into(),
+                ));
             }
             let expected = row.chain_hash(at, &prev);
             if row.hash.as_deref() != Some(expected.as_slice()) {

@@ -188,7 +188,11 @@ impl Actor {
             Err(ServiceError::permission_denied(format!(
                 "the {} role may not {action}; it takes one of: {}",
                 self.role,
-                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )))
         }
     }
@@ -201,11 +205,9 @@ impl Actor {
 
 /// Reads the caller from a request (put there by the auth layer).
 pub fn actor<T>(request: &tonic::Request<T>) -> Result<Actor, ServiceError> {
-    request
-        .extensions()
-        .get::<Actor>()
-        .cloned()
-        .ok_or_else(|| ServiceError::unauthenticated("TOKEN_MISSING", "no caller identity on this request"))
+    request.extensions().get::<Actor>().cloned().ok_or_else(|| {
+        ServiceError::unauthenticated("TOKEN_MISSING", "no caller identity on this request")
+    })
 }
 
 /// Token verification settings shared by every binary.
@@ -214,7 +216,11 @@ pub struct AuthArgs {
     /// Public keys that sign tokens (Ed25519 or RSA, PEM): each a file
     /// path or the PEM text itself, optionally `kid=` in front; repeat the
     /// flag or separate with commas.
-    #[arg(long = "jwt-public-key", env = "CPPCC_JWT_PUBLIC_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "jwt-public-key",
+        env = "CPPCC_JWT_PUBLIC_KEYS",
+        value_delimiter = ','
+    )]
     pub jwt_public_keys: Vec<String>,
     /// The issuer (`iss`) tokens must carry.
     #[arg(long, env = "CPPCC_JWT_ISSUER", default_value = "cppcc-dev")]
@@ -240,7 +246,9 @@ pub enum AuthError {
 impl From<AuthError> for ServiceError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Rejected { reason, message } => ServiceError::unauthenticated(reason, message),
+            AuthError::Rejected { reason, message } => {
+                ServiceError::unauthenticated(reason, message)
+            }
             AuthError::Config(m) => ServiceError::internal(m),
         }
     }
@@ -276,23 +284,32 @@ impl TokenVerifier {
     /// Loads the keys named in `args`.
     pub fn from_args(args: &AuthArgs) -> Result<Self, AuthError> {
         let mut pems = Vec::new();
-        for spec in args.jwt_public_keys.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        for spec in args
+            .jwt_public_keys
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             // A bare PEM has `=` in its base64, so only look for `kid=` before anything else.
             let (kid, source) = match spec.split_once('=') {
-                Some((kid, rest)) if !spec.starts_with("-----") => (Some(kid.trim().to_owned()), rest.trim()),
+                Some((kid, rest)) if !spec.starts_with("-----") => {
+                    (Some(kid.trim().to_owned()), rest.trim())
+                }
                 _ => (None, spec),
             };
             let pem = if source.starts_with("-----BEGIN") {
                 source.as_bytes().to_vec()
             } else {
-                std::fs::read(source)
-                    .map_err(|e| AuthError::Config(format!("cannot read JWT public key {source}: {e}")))?
+                std::fs::read(source).map_err(|e| {
+                    AuthError::Config(format!("cannot read JWT public key {source}: {e}"))
+                })?
             };
             pems.push((kid, pem));
         }
         if pems.is_empty() {
             return Err(AuthError::Config(
-                "no JWT public key configured: set --jwt-public-key or CPPCC_JWT_PUBLIC_KEYS".into(),
+                "no JWT public key configured: set --jwt-public-key or CPPCC_JWT_PUBLIC_KEYS"
+                    .into(),
             ));
         }
         TokenVerifier::from_pems(pems, &args.jwt_issuer, &args.jwt_audience)
@@ -352,10 +369,13 @@ impl TokenVerifier {
         validation.leeway = 30;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
-                JwtErrorKind::ExpiredSignature => rejected("TOKEN_EXPIRED", "the token has expired"),
-                JwtErrorKind::InvalidSignature | JwtErrorKind::InvalidAlgorithm => {
-                    rejected("TOKEN_SIGNATURE_INVALID", "the token's signature is not valid")
+                JwtErrorKind::ExpiredSignature => {
+                    rejected("TOKEN_EXPIRED", "the token has expired")
                 }
+                JwtErrorKind::InvalidSignature | JwtErrorKind::InvalidAlgorithm => rejected(
+                    "TOKEN_SIGNATURE_INVALID",
+                    "the token's signature is not valid",
+                ),
                 JwtErrorKind::InvalidIssuer => rejected(
                     "TOKEN_ISSUER_INVALID",
                     format!("the token is not issued by `{}`", self.issuer),
@@ -364,10 +384,13 @@ impl TokenVerifier {
                     "TOKEN_AUDIENCE_INVALID",
                     format!("the token is not meant for `{}`", self.audience),
                 ),
-                JwtErrorKind::ImmatureSignature => rejected("TOKEN_NOT_YET_VALID", "the token is not valid yet"),
-                JwtErrorKind::MissingRequiredClaim(c) => {
-                    rejected("TOKEN_CLAIM_MISSING", format!("the token has no `{c}` claim"))
+                JwtErrorKind::ImmatureSignature => {
+                    rejected("TOKEN_NOT_YET_VALID", "the token is not valid yet")
                 }
+                JwtErrorKind::MissingRequiredClaim(c) => rejected(
+                    "TOKEN_CLAIM_MISSING",
+                    format!("the token has no `{c}` claim"),
+                ),
                 _ => rejected("TOKEN_MALFORMED", "the token's claims are not valid"),
             })?
             .claims;
@@ -387,11 +410,16 @@ impl TokenVerifier {
             CommitteeScope::All
         } else {
             let id = names::committee_id(&claims.committee)
-                .or_else(|| names::is_committee_id(&claims.committee).then_some(claims.committee.as_str()))
+                .or_else(|| {
+                    names::is_committee_id(&claims.committee).then_some(claims.committee.as_str())
+                })
                 .ok_or_else(|| {
                     rejected(
                         "TOKEN_COMMITTEE_INVALID",
-                        format!("the token's committee `{}` is not a committee id", claims.committee),
+                        format!(
+                            "the token's committee `{}` is not a committee id",
+                            claims.committee
+                        ),
                     )
                 })?;
             CommitteeScope::One(id.to_owned())
@@ -442,9 +470,15 @@ pub struct TokenRequest<'a> {
 
 impl TokenIssuer {
     /// An issuer from an Ed25519 private key in PKCS#8 PEM.
-    pub fn from_ed_pem(pem: &[u8], kid: Option<String>, issuer: &str, audience: &str) -> Result<Self, AuthError> {
-        let key = EncodingKey::from_ed_pem(pem)
-            .map_err(|e| AuthError::Config(format!("the signing key is not an Ed25519 PKCS#8 PEM: {e}")))?;
+    pub fn from_ed_pem(
+        pem: &[u8],
+        kid: Option<String>,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, AuthError> {
+        let key = EncodingKey::from_ed_pem(pem).map_err(|e| {
+            AuthError::Config(format!("the signing key is not an Ed25519 PKCS#8 PEM: {e}"))
+        })?;
         Ok(TokenIssuer {
             key,
             kid,
@@ -477,7 +511,8 @@ impl TokenIssuer {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = self.kid.clone();
-        jsonwebtoken::encode(&header, &claims, &self.key).expect("signing with a loaded key cannot fail")
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .expect("signing with a loaded key cannot fail")
     }
 }
 
@@ -503,9 +538,14 @@ mod tests {
 
     fn pair() -> (TokenIssuer, TokenVerifier) {
         let (private, public) = generate_ed25519_pem();
-        let issuer = TokenIssuer::from_ed_pem(private.as_bytes(), Some("dev".into()), "iss", "aud").unwrap();
-        let verifier =
-            TokenVerifier::from_pems(vec![(Some("dev".into()), public.into_bytes())], "iss", "aud").unwrap();
+        let issuer =
+            TokenIssuer::from_ed_pem(private.as_bytes(), Some("dev".into()), "iss", "aud").unwrap();
+        let verifier = TokenVerifier::from_pems(
+            vec![(Some("dev".into()), public.into_bytes())],
+            "iss",
+            "aud",
+        )
+        .unwrap();
         (issuer, verifier)
     }
 
@@ -538,7 +578,10 @@ mod tests {
         assert!(!actor.in_committee("suizhou"));
         // A resource-name committee claim is accepted too.
         let token = issuer.issue(&req(Role::Staff, "committees/suixian"));
-        assert_eq!(verifier.verify(&token, None).unwrap().committee(), Some("suixian"));
+        assert_eq!(
+            verifier.verify(&token, None).unwrap().committee(),
+            Some("suixian")
+        );
     }
 
     #[test]
@@ -546,28 +589,55 @@ mod tests {
         let (issuer, verifier) = pair();
         let (other, _) = pair();
         let expired = issuer.issue_at(&req(Role::Admin, "suixian"), 1_000_000);
-        assert_eq!(reason(verifier.verify(&expired, None).unwrap_err()), "TOKEN_EXPIRED");
+        assert_eq!(
+            reason(verifier.verify(&expired, None).unwrap_err()),
+            "TOKEN_EXPIRED"
+        );
         let forged = other.issue(&req(Role::Admin, "suixian"));
-        assert_eq!(reason(verifier.verify(&forged, None).unwrap_err()), "TOKEN_SIGNATURE_INVALID");
-        assert_eq!(reason(verifier.verify("not.a.jwt", None).unwrap_err()), "TOKEN_MALFORMED");
+        assert_eq!(
+            reason(verifier.verify(&forged, None).unwrap_err()),
+            "TOKEN_SIGNATURE_INVALID"
+        );
+        assert_eq!(
+            reason(verifier.verify("not.a.jwt", None).unwrap_err()),
+            "TOKEN_MALFORMED"
+        );
         let mut claims_issuer = issuer.clone();
         claims_issuer.issuer = "evil".into();
         let t = claims_issuer.issue(&req(Role::Admin, "suixian"));
-        assert_eq!(reason(verifier.verify(&t, None).unwrap_err()), "TOKEN_ISSUER_INVALID");
+        assert_eq!(
+            reason(verifier.verify(&t, None).unwrap_err()),
+            "TOKEN_ISSUER_INVALID"
+        );
         let mut aud = issuer.clone();
         aud.audience = "other".into();
         let t = aud.issue(&req(Role::Admin, "suixian"));
-        assert_eq!(reason(verifier.verify(&t, None).unwrap_err()), "TOKEN_AUDIENCE_INVALID");
+        assert_eq!(
+            reason(verifier.verify(&t, None).unwrap_err()),
+            "TOKEN_AUDIENCE_INVALID"
+        );
         let mut kid = issuer.clone();
         kid.kid = Some("old".into());
         let t = kid.issue(&req(Role::Admin, "suixian"));
-        assert_eq!(reason(verifier.verify(&t, None).unwrap_err()), "TOKEN_KEY_UNKNOWN");
+        assert_eq!(
+            reason(verifier.verify(&t, None).unwrap_err()),
+            "TOKEN_KEY_UNKNOWN"
+        );
         let t = issuer.issue(&req(Role::Admin, "Not A Committee"));
-        assert_eq!(reason(verifier.verify(&t, None).unwrap_err()), "TOKEN_COMMITTEE_INVALID");
+        assert_eq!(
+            reason(verifier.verify(&t, None).unwrap_err()),
+            "TOKEN_COMMITTEE_INVALID"
+        );
         let t = issuer.issue(&req(Role::Admin, "*"));
-        assert_eq!(reason(verifier.verify(&t, None).unwrap_err()), "TOKEN_COMMITTEE_INVALID");
+        assert_eq!(
+            reason(verifier.verify(&t, None).unwrap_err()),
+            "TOKEN_COMMITTEE_INVALID"
+        );
         let t = issuer.issue(&req(Role::Service, "*"));
-        assert_eq!(verifier.verify(&t, None).unwrap().scope, CommitteeScope::All);
+        assert_eq!(
+            verifier.verify(&t, None).unwrap().scope,
+            CommitteeScope::All
+        );
     }
 
     #[test]
@@ -582,8 +652,12 @@ mod tests {
     #[test]
     fn require_names_the_roles_that_may() {
         let (issuer, verifier) = pair();
-        let actor = verifier.verify(&issuer.issue(&req(Role::Member, "suixian")), None).unwrap();
-        let e = actor.require(&[Role::Admin, Role::Staff], "create members").unwrap_err();
+        let actor = verifier
+            .verify(&issuer.issue(&req(Role::Member, "suixian")), None)
+            .unwrap();
+        let e = actor
+            .require(&[Role::Admin, Role::Staff], "create members")
+            .unwrap_err();
         assert_eq!(
             e.message(),
             "the member role may not create members; it takes one of: admin, staff"

@@ -127,16 +127,19 @@ impl Change {
         if inserted.rows_affected() == 1 {
             return Ok(Claim::New);
         }
-        let (stored, existing): (Vec<u8>, String) = sqlx::query_as(AssertSqlSafe(sql.find_request.as_str()))
-            .bind(&*self.actor.method)
-            .bind(id)
-            .fetch_one(&mut *self.tx)
-            .await
-            .map_err(classify_db_error)?;
+        let (stored, existing): (Vec<u8>, String) =
+            sqlx::query_as(AssertSqlSafe(sql.find_request.as_str()))
+                .bind(&*self.actor.method)
+                .bind(id)
+                .fetch_one(&mut *self.tx)
+                .await
+                .map_err(classify_db_error)?;
         if stored != fingerprint {
             return Err(ServiceError::invalid(
                 field,
-                format!("request id {request_id} was already used for a different request; use a new UUID for a new request"),
+                format!(
+                    "request id {request_id} was already used for a different request; use a new UUID for a new request"
+                ),
             ));
         }
         Ok(Claim::Replay(existing))
@@ -158,7 +161,12 @@ impl Change {
     }
 
     /// Publishes `event` about `subject` once the change commits.
-    pub fn publish<M: prost::Message + prost::Name>(&mut self, committee: &str, subject: &str, event: &M) {
+    pub fn publish<M: prost::Message + prost::Name>(
+        &mut self,
+        committee: &str,
+        subject: &str,
+        event: &M,
+    ) {
         self.event_ids.push(Uuid::now_v7());
         self.event_types.push(M::full_name());
         self.event_committees.push(committee.to_owned());

@@ -25,7 +25,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("`{unit}` in `{text}` is not a unit: use ms, s, m or h")),
+        _ => Err(format!(
+            "`{unit}` in `{text}` is not a unit: use ms, s, m or h"
+        )),
     }
 }
 

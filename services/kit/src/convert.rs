@@ -30,12 +30,21 @@ pub fn parse_date(field: &str, d: Option<&Date>) -> Result<Option<time::Date>, S
     if d.year == 0 && d.month == 0 && d.day == 0 {
         return Ok(None);
     }
-    let month = u8::try_from(d.month).ok().and_then(|m| Month::try_from(m).ok());
+    let month = u8::try_from(d.month)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok());
     let day = u8::try_from(d.day).ok();
     match (month, day) {
-        (Some(month), Some(day)) if (1..=9999).contains(&d.year) => time::Date::from_calendar_date(d.year, month, day)
-            .map(Some)
-            .map_err(|_| ServiceError::invalid(field, format!("{}-{:02}-{:02} is not a day", d.year, d.month, d.day))),
+        (Some(month), Some(day)) if (1..=9999).contains(&d.year) => {
+            time::Date::from_calendar_date(d.year, month, day)
+                .map(Some)
+                .map_err(|_| {
+                    ServiceError::invalid(
+                        field,
+                        format!("{}-{:02}-{:02} is not a day", d.year, d.month, d.day),
+                    )
+                })
+        }
         _ => Err(ServiceError::invalid(
             field,
             format!("{}-{:02}-{:02} is not a day", d.year, d.month, d.day),
@@ -49,16 +58,37 @@ mod tests {
 
     #[test]
     fn dates() {
-        let d = Date { year: 2023, month: 2, day: 28 };
+        let d = Date {
+            year: 2023,
+            month: 2,
+            day: 28,
+        };
         let parsed = parse_date("d", Some(&d)).unwrap().unwrap();
         assert_eq!(date(parsed), d);
         assert_eq!(parse_date("d", None).unwrap(), None);
         assert_eq!(parse_date("d", Some(&Date::default())).unwrap(), None);
-        let bad = Date { year: 2023, month: 2, day: 30 };
+        let bad = Date {
+            year: 2023,
+            month: 2,
+            day: 30,
+        };
         assert_eq!(
-            parse_date("member.join_date", Some(&bad)).unwrap_err().field_violations()[0].field,
+            parse_date("member.join_date", Some(&bad))
+                .unwrap_err()
+                .field_violations()[0]
+                .field,
             "member.join_date"
         );
-        assert!(parse_date("d", Some(&Date { year: 2023, month: 13, day: 1 })).is_err());
+        assert!(
+            parse_date(
+                "d",
+                Some(&Date {
+                    year: 2023,
+                    month: 13,
+                    day: 1
+                })
+            )
+            .is_err()
+        );
     }
 }

@@ -20,7 +20,11 @@ use crate::change::KitSql;
 /// The kit's own migrations, applied in every service schema. Their
 /// versions are small numbers; a service's are timestamps, so they never
 /// collide.
-const KIT_MIGRATIONS: &[(i64, &str, &str)] = &[(1, "kit outbox audit request ids", include_str!("../migrations/0001_kit.sql"))];
+const KIT_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "kit outbox audit request ids",
+    include_str!("../migrations/0001_kit.sql"),
+)];
 
 /// Database settings shared by every service binary.
 #[derive(Clone, Debug, clap::Args)]
@@ -58,7 +62,10 @@ impl Schema {
         assert!(!b.is_empty() && b.len() <= 40, "schema name length");
         let mut i = 0;
         while i < b.len() {
-            assert!(b[i].is_ascii_lowercase() || b[i] == b'_', "schema name characters");
+            assert!(
+                b[i].is_ascii_lowercase() || b[i] == b'_',
+                "schema name characters"
+            );
             i += 1;
         }
         Schema(name)
@@ -91,7 +98,11 @@ pub struct Database {
 
 impl Database {
     /// Creates the role and schema if asked to, connects, and migrates.
-    pub async fn connect(schema: Schema, args: &DatabaseArgs, migrations: &Migrator) -> Result<Database, BoxError> {
+    pub async fn connect(
+        schema: Schema,
+        args: &DatabaseArgs,
+        migrations: &Migrator,
+    ) -> Result<Database, BoxError> {
         let options: PgConnectOptions = args
             .database_url
             .parse()
@@ -150,7 +161,11 @@ impl Database {
 
 /// Makes sure `role` exists (able to log in) and owns `schema`. Safe to run
 /// concurrently from several processes.
-pub async fn bootstrap(admin: &PgConnectOptions, schema: Schema, role: &str) -> Result<(), BoxError> {
+pub async fn bootstrap(
+    admin: &PgConnectOptions,
+    schema: Schema,
+    role: &str,
+) -> Result<(), BoxError> {
     let mut conn = PgConnection::connect_with(admin)
         .await
         .map_err(|e| format!("cannot connect with the admin URL: {e}"))?;
@@ -164,11 +179,16 @@ pub async fn bootstrap(admin: &PgConnectOptions, schema: Schema, role: &str) -> 
     result
 }
 
-async fn bootstrap_locked(conn: &mut PgConnection, schema: Schema, role: &str) -> Result<(), BoxError> {
-    let role_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(role)
-        .fetch_one(&mut *conn)
-        .await?;
+async fn bootstrap_locked(
+    conn: &mut PgConnection,
+    schema: Schema,
+    role: &str,
+) -> Result<(), BoxError> {
+    let role_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&mut *conn)
+            .await?;
     let quoted_role = quote_ident(role);
     if !role_exists {
         // Roles are shared by every database of the cluster; another
@@ -178,7 +198,8 @@ async fn bootstrap_locked(conn: &mut PgConnection, schema: Schema, role: &str) -
             .await;
         match created {
             Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42710" | "23505")) => {}
+            Err(sqlx::Error::Database(e))
+                if matches!(e.code().as_deref(), Some("42710" | "23505")) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -196,10 +217,15 @@ async fn bootstrap_locked(conn: &mut PgConnection, schema: Schema, role: &str) -
         .await?;
     }
     // Nobody else gets into the schema; the role needs to reach the database.
-    sqlx::query(AssertSqlSafe(format!("REVOKE ALL ON SCHEMA {} FROM PUBLIC", schema.name())))
-        .execute(&mut *conn)
+    sqlx::query(AssertSqlSafe(format!(
+        "REVOKE ALL ON SCHEMA {} FROM PUBLIC",
+        schema.name()
+    )))
+    .execute(&mut *conn)
+    .await?;
+    let database: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&mut *conn)
         .await?;
-    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut *conn).await?;
     sqlx::query(AssertSqlSafe(format!(
         "GRANT CONNECT ON DATABASE {} TO {quoted_role}",
         quote_ident(&database)
@@ -212,7 +238,11 @@ async fn bootstrap_locked(conn: &mut PgConnection, schema: Schema, role: &str) -
 /// Applies the kit's and the service's migrations, as the service's role,
 /// on a connection of its own (closing it releases the migration lock even
 /// when a migration fails).
-async fn migrate(options: &PgConnectOptions, schema: Schema, service: &Migrator) -> Result<(), BoxError> {
+async fn migrate(
+    options: &PgConnectOptions,
+    schema: Schema,
+    service: &Migrator,
+) -> Result<(), BoxError> {
     let migrator = migrator(schema, service);
     let mut conn = PgConnection::connect_with(options)
         .await
@@ -254,7 +284,10 @@ mod tests {
     #[test]
     fn schema_templates() {
         let s = Schema::new("members");
-        assert_eq!(s.sql("SELECT * FROM {schema}.outbox"), "SELECT * FROM members.outbox");
+        assert_eq!(
+            s.sql("SELECT * FROM {schema}.outbox"),
+            "SELECT * FROM members.outbox"
+        );
         assert_eq!(quote_ident(r#"a"b"#), r#""a""b""#);
     }
 

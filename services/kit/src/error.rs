@@ -62,10 +62,13 @@ pub struct Precondition {
     pub description: String,
 }
 
-/// An error a service returns.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind:?}: {message}")]
-pub struct ServiceError {
+/// An error a service returns. Boxed: errors are the rare path, and a
+/// small `Result` keeps the common one fast.
+#[derive(Debug)]
+pub struct ServiceError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     reason: &'static str,
@@ -73,8 +76,22 @@ pub struct ServiceError {
     violations: Vec<FieldViolation>,
     preconditions: Vec<Precondition>,
     retry_after: Option<Duration>,
-    #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.0.kind, self.0.message)
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// The result of a service operation.
@@ -82,7 +99,7 @@ pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 
 impl ServiceError {
     fn new(kind: ErrorKind, reason: &'static str, message: impl Into<String>) -> Self {
-        ServiceError {
+        ServiceError(Box::new(Inner {
             kind,
             message: message.into(),
             reason,
@@ -91,7 +108,7 @@ impl ServiceError {
             preconditions: Vec::new(),
             retry_after: None,
             source: None,
-        }
+        }))
     }
 
     /// One invalid field. For several, use [`Violations`].
@@ -133,7 +150,7 @@ impl ServiceError {
             description.clone(),
         )
         .with_metadata("resource", subject.clone());
-        e.preconditions.push(Precondition {
+        e.0.preconditions.push(Precondition {
             kind: kind.into(),
             subject,
             description,
@@ -160,7 +177,7 @@ impl ServiceError {
     /// A limit was reached; retry after the given time.
     pub fn resource_exhausted(message: impl Into<String>, retry_after: Duration) -> Self {
         let mut e = ServiceError::new(ErrorKind::ResourceExhausted, "RATE_LIMITED", message);
-        e.retry_after = Some(retry_after);
+        e.0.retry_after = Some(retry_after);
         e
     }
 
@@ -177,63 +194,64 @@ impl ServiceError {
     /// A failure the caller cannot act on. The cause is logged, not sent.
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut e = ServiceError::new(ErrorKind::Internal, "INTERNAL", "internal error");
-        e.source = Some(source.into());
+        e.0.source = Some(source.into());
         e
     }
 
     /// Adds a metadata entry to the `ErrorInfo`.
     pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.metadata.insert(key.into(), value.into());
+        self.0.metadata.insert(key.into(), value.into());
         self
     }
 
     /// Replaces the stable reason of the `ErrorInfo`.
     pub fn with_reason(mut self, reason: &'static str) -> Self {
-        self.reason = reason;
+        self.0.reason = reason;
         self
     }
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message the caller sees.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The stable reason of the `ErrorInfo`.
     pub fn reason(&self) -> &'static str {
-        self.reason
+        self.0.reason
     }
 
     /// The field violations of an invalid-argument error.
     pub fn field_violations(&self) -> &[FieldViolation] {
-        &self.violations
+        &self.0.violations
     }
 
     /// The gRPC status this error is sent as.
     pub fn to_status(&self) -> tonic::Status {
-        if self.kind == ErrorKind::Internal {
-            tracing::error!(error = ?self.source, reason = self.reason, "internal error");
+        let e = &self.0;
+        if e.kind == ErrorKind::Internal {
+            tracing::error!(error = ?e.source, reason = e.reason, "internal error");
         }
         let mut details = ErrorDetails::new();
-        details.set_error_info(self.reason, ERROR_DOMAIN, self.metadata.clone());
-        if !self.violations.is_empty() {
-            details.set_bad_request(self.violations.clone());
+        details.set_error_info(e.reason, ERROR_DOMAIN, e.metadata.clone());
+        if !e.violations.is_empty() {
+            details.set_bad_request(e.violations.clone());
         }
-        for p in &self.preconditions {
+        for p in &e.preconditions {
             details.add_precondition_failure_violation(
                 p.kind.clone(),
                 p.subject.clone(),
                 p.description.clone(),
             );
         }
-        if let Some(delay) = self.retry_after {
+        if let Some(delay) = e.retry_after {
             details.set_retry_info(Some(delay));
         }
-        tonic::Status::with_error_details(self.kind.code(), self.message.clone(), details)
+        tonic::Status::with_error_details(e.kind.code(), e.message.clone(), details)
     }
 }
 
@@ -337,7 +355,7 @@ impl Violations {
             ),
         };
         let mut e = ServiceError::new(ErrorKind::InvalidArgument, "INVALID_ARGUMENT", message);
-        e.violations = self.0;
+        e.0.violations = self.0;
         e
     }
 }
@@ -391,7 +409,8 @@ mod tests {
 
     #[test]
     fn retry_info_is_attached() {
-        let status = ServiceError::resource_exhausted("slow down", Duration::from_secs(2)).to_status();
+        let status =
+            ServiceError::resource_exhausted("slow down", Duration::from_secs(2)).to_status();
         assert_eq!(
             status.get_details_retry_info().unwrap().retry_delay,
             Some(Duration::from_secs(2))

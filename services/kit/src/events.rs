@@ -16,8 +16,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use uuid::Uuid;
 
-use crate::convert::timestamp;
 use crate::auth::{Actor, Role};
+use crate::convert::timestamp;
 use crate::db::Database;
 use crate::error::{ServiceError, classify_db_error};
 use crate::names;
@@ -145,7 +145,14 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         // Make sure the stream can be served before answering.
         read(&self.db, after, 1).await?;
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(follow(self.db.clone(), actor, req.types, after, tx, self.stop.clone()));
+        tokio::spawn(follow(
+            self.db.clone(),
+            actor,
+            req.types,
+            after,
+            tx,
+            self.stop.clone(),
+        ));
         Ok(tonic::Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

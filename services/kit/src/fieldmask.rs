@@ -22,7 +22,12 @@ pub fn resolve(
 ) -> Result<Vec<&'static str>, ServiceError> {
     let paths: &[String] = mask.map(|m| m.paths.as_slice()).unwrap_or_default();
     if paths.is_empty() {
-        let fields: Vec<&'static str> = spec.updatable.iter().copied().filter(|f| populated(f)).collect();
+        let fields: Vec<&'static str> = spec
+            .updatable
+            .iter()
+            .copied()
+            .filter(|f| populated(f))
+            .collect();
         if fields.is_empty() {
             return Err(ServiceError::invalid(
                 "update_mask",
@@ -33,7 +38,10 @@ pub fn resolve(
     }
     if paths.iter().any(|p| p == "*") {
         if paths.len() > 1 {
-            return Err(ServiceError::invalid("update_mask", "`*` must be the only path"));
+            return Err(ServiceError::invalid(
+                "update_mask",
+                "`*` must be the only path",
+            ));
         }
         return Ok(spec.updatable.to_vec());
     }
@@ -44,12 +52,20 @@ pub fn resolve(
             if !fields.contains(field) {
                 fields.push(*field);
             }
-        } else if let Some((_, instead)) = spec.output_only.iter().find(|(f, _)| *f == path.as_str()) {
-            errors.add("update_mask", format!("`{path}` cannot be updated: {instead}"));
+        } else if let Some((_, instead)) =
+            spec.output_only.iter().find(|(f, _)| *f == path.as_str())
+        {
+            errors.add(
+                "update_mask",
+                format!("`{path}` cannot be updated: {instead}"),
+            );
         } else {
             errors.add(
                 "update_mask",
-                format!("`{path}` is not a field; updatable fields: {}", spec.updatable.join(", ")),
+                format!(
+                    "`{path}` is not a field; updatable fields: {}",
+                    spec.updatable.join(", ")
+                ),
             );
         }
     }
@@ -64,7 +80,10 @@ mod tests {
 
     const SPEC: MaskSpec = MaskSpec {
         updatable: &["display_name", "phone", "role"],
-        output_only: &[("status", "change it with ChangeMemberStatus"), ("name", "it is output only")],
+        output_only: &[
+            ("status", "change it with ChangeMemberStatus"),
+            ("name", "it is output only"),
+        ],
     };
 
     fn mask(paths: &[&str]) -> FieldMask {
@@ -76,8 +95,14 @@ mod tests {
     #[test]
     fn named_fields() {
         let m = mask(&["phone", "role", "phone"]);
-        assert_eq!(resolve(Some(&m), &SPEC, |_| false).unwrap(), ["phone", "role"]);
-        assert_eq!(resolve(Some(&mask(&["*"])), &SPEC, |_| false).unwrap(), SPEC.updatable);
+        assert_eq!(
+            resolve(Some(&m), &SPEC, |_| false).unwrap(),
+            ["phone", "role"]
+        );
+        assert_eq!(
+            resolve(Some(&mask(&["*"])), &SPEC, |_| false).unwrap(),
+            SPEC.updatable
+        );
     }
 
     #[test]

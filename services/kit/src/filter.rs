@@ -494,7 +494,9 @@ fn check(field: &FilterField, op: Op, literal: &Literal) -> Result<Value, Filter
         return err(format!("`{name}` in filter takes only `=` or `!=`"));
     }
     if op == Op::Has && !matches!(field.kind, FieldKind::Text) {
-        return err(format!("`:` in filter applies to text fields, not `{name}`"));
+        return err(format!(
+            "`:` in filter applies to text fields, not `{name}`"
+        ));
     }
     match field.kind {
         FieldKind::Text => Ok(Value::Text(raw.to_owned())),

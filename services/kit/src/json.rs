@@ -40,9 +40,20 @@ mod tests {
 
     #[test]
     fn messages_become_json() {
-        let json = to_json(&Date { year: 2023, month: 11, day: 13 });
-        assert_eq!(json, serde_json::json!({"year": 2023, "month": 11, "day": 13}));
-        let json = to_json(&Date { year: 2023, month: 0, day: 0 });
+        let json = to_json(&Date {
+            year: 2023,
+            month: 11,
+            day: 13,
+        });
+        assert_eq!(
+            json,
+            serde_json::json!({"year": 2023, "month": 11, "day": 13})
+        );
+        let json = to_json(&Date {
+            year: 2023,
+            month: 0,
+            day: 0,
+        });
         assert_eq!(json["month"], 0);
     }
 }

@@ -80,7 +80,9 @@ pub fn bin_dir() -> Result<PathBuf, PgError> {
 
 /// Whether this process runs as root.
 pub fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// The uid and gid of the `postgres` user.
@@ -107,9 +109,11 @@ fn postgres_user() -> Result<(u32, u32), PgError> {
 /// Whether every folder on the way to `path` lets others pass (`o+x`), so
 /// the `postgres` user can reach it.
 fn reachable_by_others(path: &Path) -> bool {
-    path.ancestors()
-        .skip(1)
-        .all(|dir| std::fs::metadata(dir).map(|m| m.mode() & 0o001 != 0).unwrap_or(false))
+    path.ancestors().skip(1).all(|dir| {
+        std::fs::metadata(dir)
+            .map(|m| m.mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 impl LocalPostgres {
@@ -117,7 +121,11 @@ impl LocalPostgres {
     /// it accepts connections.
     pub fn start(opts: &PgOptions) -> Result<LocalPostgres, PgError> {
         let bin = bin_dir()?;
-        let as_user = if running_as_root() { Some(postgres_user()?) } else { None };
+        let as_user = if running_as_root() {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
         for dir in [&opts.data_dir, &opts.socket_dir] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| PgError(format!("cannot create {}: {e}", dir.display())))?;
@@ -129,19 +137,31 @@ impl LocalPostgres {
                         dir.display()
                     ));
                 }
-                std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-                    .map_err(|e| PgError(format!("cannot hand {} to postgres: {e}", dir.display())))?;
+                std::os::unix::fs::chown(dir, Some(uid), Some(gid)).map_err(|e| {
+                    PgError(format!("cannot hand {} to postgres: {e}", dir.display()))
+                })?;
             }
         }
-        std::fs::set_permissions(&opts.data_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .map_err(|e| PgError(format!("cannot restrict {}: {e}", opts.data_dir.display())))?;
+        std::fs::set_permissions(
+            &opts.data_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .map_err(|e| PgError(format!("cannot restrict {}: {e}", opts.data_dir.display())))?;
 
         if !opts.data_dir.join("PG_VERSION").exists() {
             let mut initdb = Command::new(bin.join("initdb"));
             initdb
                 .arg("-D")
                 .arg(&opts.data_dir)
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped());
             if !opts.durable {
@@ -154,7 +174,10 @@ impl LocalPostgres {
                 .output()
                 .map_err(|e| PgError(format!("cannot run initdb: {e}")))?;
             if !out.status.success() {
-                return fail(format!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+                return fail(format!(
+                    "initdb failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
             }
         }
 
@@ -166,14 +189,29 @@ impl LocalPostgres {
             "timezone=UTC".to_owned(),
         ];
         if !opts.durable {
-            settings.extend(["fsync=off", "synchronous_commit=off", "full_page_writes=off"].map(str::to_owned));
+            settings.extend(
+                [
+                    "fsync=off",
+                    "synchronous_commit=off",
+                    "full_page_writes=off",
+                ]
+                .map(str::to_owned),
+            );
         }
-        let mut postgres = format!("exec {} -D '{}'", bin.join("postgres").display(), opts.data_dir.display());
+        let mut postgres = format!(
+            "exec {} -D '{}'",
+            bin.join("postgres").display(),
+            opts.data_dir.display()
+        );
         for s in &settings {
             postgres.push_str(&format!(" -c \"{s}\""));
         }
         let cleanup = if opts.remove_on_exit {
-            format!("rm -rf '{}' '{}'", opts.data_dir.display(), opts.socket_dir.display())
+            format!(
+                "rm -rf '{}' '{}'",
+                opts.data_dir.display(),
+                opts.socket_dir.display()
+            )
         } else {
             String::new()
         };
@@ -188,11 +226,17 @@ impl LocalPostgres {
             log = opts.socket_dir.join("postgres.log").display(),
         );
         let mut cmd = Command::new("sh");
-        cmd.arg("-c").arg(script).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("-c")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         if let Some((uid, gid)) = as_user {
             cmd.uid(uid).gid(gid);
         }
-        let mut child = cmd.spawn().map_err(|e| PgError(format!("cannot start postgres: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| PgError(format!("cannot start postgres: {e}")))?;
         let stdin = child.stdin.take();
         let server = LocalPostgres {
             socket_dir: opts.socket_dir.clone(),
@@ -218,12 +262,15 @@ impl LocalPostgres {
             if ready {
                 return Ok(());
             }
-            let log = std::fs::read_to_string(self.socket_dir.join("postgres.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.socket_dir.join("postgres.log")).unwrap_or_default();
             if log.contains("FATAL") || log.contains("PANIC") {
                 return fail(format!("PostgreSQL failed to start; its log:\n{log}"));
             }
             if Instant::now() > deadline {
-                return fail(format!("PostgreSQL did not become ready within 60 s; its log:\n{log}"));
+                return fail(format!(
+                    "PostgreSQL did not become ready within 60 s; its log:\n{log}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -236,7 +283,10 @@ impl LocalPostgres {
 
     /// A URL for `user` on `database` over the socket.
     pub fn url(&self, user: &str, database: &str) -> String {
-        format!("postgres:///{database}?host={}&user={user}", self.socket_dir.display())
+        format!(
+            "postgres:///{database}?host={}&user={user}",
+            self.socket_dir.display()
+        )
     }
 
     /// Stops the server (fast shutdown) and waits for it.

@@ -28,7 +28,8 @@ pub fn committee_name(id: &str) -> String {
 
 /// The committee id in `committees/{id}`, if `name` is one.
 pub fn committee_id(name: &str) -> Option<&str> {
-    name.strip_prefix("committees/").filter(|id| is_committee_id(id))
+    name.strip_prefix("committees/")
+        .filter(|id| is_committee_id(id))
 }
 
 /// Parses `committees/{id}`, or reports `field` as invalid.
@@ -59,7 +60,13 @@ impl ChildName {
     /// Parses `committees/{committee}/{collection}/{uuid}`.
     pub fn parse(name: &str, collection: &str) -> Option<ChildName> {
         let mut parts = name.split('/');
-        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        match (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) {
             (Some(COMMITTEES), Some(c), Some(coll), Some(id), None)
                 if coll == collection && is_committee_id(c) =>
             {
@@ -74,14 +81,20 @@ impl ChildName {
     }
 
     /// Parses a name, or reports `field` as invalid with the expected shape.
-    pub fn parse_field(field: &str, name: &str, collection: &str) -> Result<ChildName, ServiceError> {
+    pub fn parse_field(
+        field: &str,
+        name: &str,
+        collection: &str,
+    ) -> Result<ChildName, ServiceError> {
         ChildName::parse(name, collection).ok_or_else(|| {
             ServiceError::invalid(
                 field,
                 if name.is_empty() {
                     format!("required: a name like `committees/{{committee}}/{collection}/{{id}}`")
                 } else {
-                    format!("`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}`")
+                    format!(
+                        "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}`"
+                    )
                 },
             )
         })
@@ -97,7 +110,16 @@ mod tests {
         for ok in ["suixian", "suizhou", "hubei-2", "ab"] {
             assert!(is_committee_id(ok), "{ok}");
         }
-        for bad in ["", "a", "Suixian", "1abc", "ab-", "a_b", "随县", &"a".repeat(41)] {
+        for bad in [
+            "",
+            "a",
+            "Suixian",
+            "1abc",
+            "ab-",
+            "a_b",
+            "随县",
+            &"a".repeat(41),
+        ] {
             assert!(!is_committee_id(bad), "{bad}");
         }
         assert_eq!(committee_id("committees/suixian"), Some("suixian"));
@@ -119,7 +141,10 @@ mod tests {
         );
         assert_eq!(ChildName::parse(&name, "sectors"), None);
         assert_eq!(ChildName::parse(&format!("{name}/x"), "members"), None);
-        assert_eq!(ChildName::parse("committees/suixian/members/nope", "members"), None);
+        assert_eq!(
+            ChildName::parse("committees/suixian/members/nope", "members"),
+            None
+        );
         let e = ChildName::parse_field("member.sector", "x", "sectors").unwrap_err();
         assert_eq!(e.field_violations()[0].field, "member.sector");
     }

@@ -130,7 +130,11 @@ impl ListQuery {
     /// Checks a list request against `spec`. `scope` names whatever else
     /// fixes the query (the parent, `show_deleted`, a view that changes the
     /// order…): a page token is only good for the same scope.
-    pub fn new(spec: &ListSpec, req: ListRequest<'_>, scope: &[&str]) -> Result<Self, ServiceError> {
+    pub fn new(
+        spec: &ListSpec,
+        req: ListRequest<'_>,
+        scope: &[&str],
+    ) -> Result<Self, ServiceError> {
         let mut errors = crate::error::Violations::default();
         let limit = match usize::try_from(req.page_size) {
             Err(_) => {
@@ -270,7 +274,10 @@ fn parse_order(text: &str, fields: &[OrderField]) -> Result<Vec<(OrderField, boo
                 known.join(", ")
             ));
         };
-        if order.iter().any(|(f, _): &(OrderField, bool)| f.name == name) {
+        if order
+            .iter()
+            .any(|(f, _): &(OrderField, bool)| f.name == name)
+        {
             return Err(format!("`{name}` appears twice"));
         }
         order.push((*field, desc));
@@ -287,7 +294,11 @@ fn fingerprint(filter: &str, order: &str, scope: &[&str]) -> String {
     hex::encode(&hash.finalize()[..12])
 }
 
-fn decode_token(token: &str, fingerprint: &str, order: &[(OrderField, bool)]) -> Result<Vec<Key>, String> {
+fn decode_token(
+    token: &str,
+    fingerprint: &str,
+    order: &[(OrderField, bool)],
+) -> Result<Vec<Key>, String> {
     let bad = || "is not a page token this service issued".to_string();
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -297,8 +308,12 @@ fn decode_token(token: &str, fingerprint: &str, order: &[(OrderField, bool)]) ->
                 .into(),
         );
     }
-    let kinds_match =
-        token.k.len() == order.len() && token.k.iter().zip(order).all(|(k, (f, _))| k.kind() == f.kind);
+    let kinds_match = token.k.len() == order.len()
+        && token
+            .k
+            .iter()
+            .zip(order)
+            .all(|(k, (f, _))| k.kind() == f.kind);
     if !kinds_match {
         return Err(bad());
     }
@@ -359,7 +374,16 @@ mod tests {
 
     #[test]
     fn sizes_default_and_cap() {
-        let q = |n| ListQuery::new(&SPEC, ListRequest { page_size: n, ..Default::default() }, &[]);
+        let q = |n| {
+            ListQuery::new(
+                &SPEC,
+                ListRequest {
+                    page_size: n,
+                    ..Default::default()
+                },
+                &[],
+            )
+        };
         assert_eq!(q(0).unwrap().limit, DEFAULT_PAGE_SIZE);
         assert_eq!(q(7).unwrap().limit, 7);
         assert_eq!(q(5000).unwrap().limit, MAX_PAGE_SIZE);
@@ -385,8 +409,13 @@ mod tests {
     #[test]
     fn order_by_is_checked() {
         let bad = |o: &str| {
-            let req = ListRequest { order_by: o, ..Default::default() };
-            violations(ListQuery::new(&SPEC, req, &[]).unwrap_err())[0].1.clone()
+            let req = ListRequest {
+                order_by: o,
+                ..Default::default()
+            };
+            violations(ListQuery::new(&SPEC, req, &[]).unwrap_err())[0]
+                .1
+                .clone()
         };
         assert!(bad("colour").contains("cannot order by `colour`"));
         assert!(bad("name, name desc").contains("twice"));
@@ -402,12 +431,24 @@ mod tests {
             ..Default::default()
         };
         let first = ListQuery::new(&SPEC, req, &["parent"]).unwrap();
-        let rows = vec![Row("a", Uuid::nil()), Row("b", Uuid::max()), Row("c", Uuid::nil())];
+        let rows = vec![
+            Row("a", Uuid::nil()),
+            Row("b", Uuid::max()),
+            Row("c", Uuid::nil()),
+        ];
         let (page, token) = first.page(rows);
         assert_eq!(page.len(), 2);
         assert!(!token.is_empty());
 
-        let next = ListQuery::new(&SPEC, ListRequest { page_token: &token, ..req }, &["parent"]).unwrap();
+        let next = ListQuery::new(
+            &SPEC,
+            ListRequest {
+                page_token: &token,
+                ..req
+            },
+            &["parent"],
+        )
+        .unwrap();
         let mut qb = QueryBuilder::<Postgres>::new("SELECT 1 FROM t WHERE true");
         next.push_conditions(&mut qb);
         next.push_order_limit(&mut qb);
@@ -427,18 +468,47 @@ mod tests {
 
     #[test]
     fn a_token_only_fits_its_own_query() {
-        let req = ListRequest { page_size: 1, ..Default::default() };
+        let req = ListRequest {
+            page_size: 1,
+            ..Default::default()
+        };
         let q = ListQuery::new(&SPEC, req, &["committees/a"]).unwrap();
         let (_, token) = q.page(vec![Row("a", Uuid::nil()), Row("b", Uuid::nil())]);
-        let other_parent = ListQuery::new(&SPEC, ListRequest { page_token: &token, ..req }, &["committees/b"]);
-        assert!(violations(other_parent.unwrap_err())[0].1.contains("different query"));
+        let other_parent = ListQuery::new(
+            &SPEC,
+            ListRequest {
+                page_token: &token,
+                ..req
+            },
+            &["committees/b"],
+        );
+        assert!(
+            violations(other_parent.unwrap_err())[0]
+                .1
+                .contains("different query")
+        );
         let other_filter = ListQuery::new(
             &SPEC,
-            ListRequest { page_token: &token, filter: "city = true", ..req },
+            ListRequest {
+                page_token: &token,
+                filter: "city = true",
+                ..req
+            },
             &["committees/a"],
         );
-        assert!(violations(other_filter.unwrap_err())[0].1.contains("different query"));
-        let same = ListQuery::new(&SPEC, ListRequest { page_token: &token, ..req }, &["committees/a"]);
+        assert!(
+            violations(other_filter.unwrap_err())[0]
+                .1
+                .contains("different query")
+        );
+        let same = ListQuery::new(
+            &SPEC,
+            ListRequest {
+                page_token: &token,
+                ..req
+            },
+            &["committees/a"],
+        );
         assert!(same.is_ok());
     }
 }

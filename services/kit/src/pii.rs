@@ -59,27 +59,39 @@ impl PiiCipher {
     pub fn from_config(keys: &str, active: &str, index_key: &str) -> Result<Self, PiiError> {
         let mut map = HashMap::new();
         for entry in keys.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (kid, b64) = entry
-                .split_once(':')
-                .ok_or_else(|| PiiError::Config(format!("`{kid}` is not kid:base64key", kid = redact(entry))))?;
-            if kid.is_empty() || kid.len() > 32 || !kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-                return Err(PiiError::Config(format!("key id `{kid}` must be 1–32 letters, digits, - or _")));
+            let (kid, b64) = entry.split_once(':').ok_or_else(|| {
+                PiiError::Config(format!("`{kid}` is not kid:base64key", kid = redact(entry)))
+            })?;
+            if kid.is_empty()
+                || kid.len() > 32
+                || !kid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(PiiError::Config(format!(
+                    "key id `{kid}` must be 1–32 letters, digits, - or _"
+                )));
             }
             let raw = STANDARD
                 .decode(b64.trim())
                 .map_err(|_| PiiError::Config(format!("key `{kid}` is not base64")))?;
-            let cipher = Aes256Gcm::new_from_slice(&raw)
-                .map_err(|_| PiiError::Config(format!("key `{kid}` must be 32 bytes, not {}", raw.len())))?;
+            let cipher = Aes256Gcm::new_from_slice(&raw).map_err(|_| {
+                PiiError::Config(format!("key `{kid}` must be 32 bytes, not {}", raw.len()))
+            })?;
             map.insert(kid.to_owned(), cipher);
         }
         if !map.contains_key(active) {
-            return Err(PiiError::Config(format!("active key `{active}` is not among the configured keys")));
+            return Err(PiiError::Config(format!(
+                "active key `{active}` is not among the configured keys"
+            )));
         }
         let index_key = STANDARD
             .decode(index_key.trim())
             .map_err(|_| PiiError::Config("index key is not base64".into()))?;
         if index_key.len() < 32 {
-            return Err(PiiError::Config("index key must be at least 32 bytes".into()));
+            return Err(PiiError::Config(
+                "index key must be at least 32 bytes".into(),
+            ));
         }
         Ok(PiiCipher {
             keys: map,
@@ -91,8 +103,9 @@ impl PiiCipher {
     /// A cipher with fresh random keys, for tests and first start-up.
     pub fn generate() -> (Self, GeneratedKeys) {
         let generated = GeneratedKeys::new();
-        let cipher = PiiCipher::from_config(&generated.keys, &generated.active, &generated.index_key)
-            .expect("generated keys are valid");
+        let cipher =
+            PiiCipher::from_config(&generated.keys, &generated.active, &generated.index_key)
+                .expect("generated keys are valid");
         (cipher, generated)
     }
 
@@ -143,7 +156,9 @@ impl PiiCipher {
     /// Whether a ciphertext was sealed with a key other than the active one
     /// (and so should be sealed again when keys rotate).
     pub fn is_stale(&self, sealed: &[u8]) -> bool {
-        split(sealed).map(|(kid, _, _)| kid != self.active).unwrap_or(true)
+        split(sealed)
+            .map(|(kid, _, _)| kid != self.active)
+            .unwrap_or(true)
     }
 
     /// The keyed hash of a value for exact look-ups: equal inputs give equal
@@ -251,7 +266,10 @@ mod tests {
         let (c, _) = PiiCipher::generate();
         let sealed = c.seal("42132119750101123X", "member.id_number:1");
         assert_ne!(&sealed[..], b"42132119750101123X");
-        assert_eq!(c.open(&sealed, "member.id_number:1").unwrap(), "42132119750101123X");
+        assert_eq!(
+            c.open(&sealed, "member.id_number:1").unwrap(),
+            "42132119750101123X"
+        );
         // Each seal uses a fresh nonce.
         assert_ne!(sealed, c.seal("42132119750101123X", "member.id_number:1"));
     }
@@ -260,11 +278,20 @@ mod tests {
     fn a_ciphertext_is_bound_to_its_record() {
         let (c, _) = PiiCipher::generate();
         let sealed = c.seal("13800001234", "member.phone:1");
-        assert!(matches!(c.open(&sealed, "member.phone:2"), Err(PiiError::Tampered)));
+        assert!(matches!(
+            c.open(&sealed, "member.phone:2"),
+            Err(PiiError::Tampered)
+        ));
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(matches!(c.open(&flipped, "member.phone:1"), Err(PiiError::Tampered)));
-        assert!(matches!(c.open(&sealed[..10], "member.phone:1"), Err(PiiError::Malformed)));
+        assert!(matches!(
+            c.open(&flipped, "member.phone:1"),
+            Err(PiiError::Tampered)
+        ));
+        assert!(matches!(
+            c.open(&sealed[..10], "member.phone:1"),
+            Err(PiiError::Malformed)
+        ));
     }
 
     #[test]
@@ -272,13 +299,16 @@ mod tests {
         let (old, g) = PiiCipher::generate();
         let sealed = old.seal("x", "ctx");
         let new_key = STANDARD.encode([7u8; 32]);
-        let rotated = PiiCipher::from_config(&format!("{},k2:{new_key}", g.keys), "k2", &g.index_key).unwrap();
+        let rotated =
+            PiiCipher::from_config(&format!("{},k2:{new_key}", g.keys), "k2", &g.index_key)
+                .unwrap();
         assert!(rotated.is_stale(&sealed));
         assert_eq!(rotated.open(&sealed, "ctx").unwrap(), "x");
         let resealed = rotated.seal("x", "ctx");
         assert!(!rotated.is_stale(&resealed));
         // A cipher without the old key cannot open old data, and says which key it needs.
-        let only_new = PiiCipher::from_config(&format!("k2:{new_key}"), "k2", &g.index_key).unwrap();
+        let only_new =
+            PiiCipher::from_config(&format!("k2:{new_key}"), "k2", &g.index_key).unwrap();
         assert!(matches!(only_new.open(&sealed, "ctx"), Err(PiiError::UnknownKey(k)) if k == "k1"));
     }
 
@@ -298,7 +328,9 @@ mod tests {
         let short = STANDARD.encode([1u8; 16]);
         let idx = STANDARD.encode([2u8; 32]);
         let e = |keys: &str, active: &str, index: &str| {
-            PiiCipher::from_config(keys, active, index).unwrap_err().to_string()
+            PiiCipher::from_config(keys, active, index)
+                .unwrap_err()
+                .to_string()
         };
         assert!(e(&format!("k1:{short}"), "k1", &idx).contains("32 bytes, not 16"));
         assert!(e(&format!("k1:{k}"), "k9", &idx).contains("active key `k9`"));

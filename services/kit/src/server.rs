@@ -79,7 +79,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("services", &self.names).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("services", &self.names)
+            .finish_non_exhaustive()
     }
 }
 
@@ -127,7 +129,11 @@ impl Server {
     /// Serves on `listener` until `shutdown` completes, then drains: health
     /// turns NOT_SERVING, after `shutdown_delay` new connections are
     /// refused, calls in flight get `shutdown_grace` to finish.
-    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), BoxError> {
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BoxError> {
         let Server {
             db,
             verifier,
@@ -138,7 +144,9 @@ impl Server {
         } = self;
         let (reporter, health) = tonic_health::server::health_reporter();
         for name in &names {
-            reporter.set_service_status(*name, ServingStatus::Serving).await;
+            reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
         }
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cppcc_proto::FILE_DESCRIPTOR_SET)
@@ -158,9 +166,13 @@ impl Server {
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!(delay = ?delay, "shutting down: health now NOT_SERVING");
-            reporter.set_service_status("", ServingStatus::NotServing).await;
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
             for name in &names {
-                reporter.set_service_status(*name, ServingStatus::NotServing).await;
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
             }
             tokio::time::sleep(delay).await;
             tracing::info!("refusing new connections; finishing calls in flight");
@@ -173,7 +185,9 @@ impl Server {
         // connection, so it bounds the process; authentication runs inside
         // it, so a flood of bad tokens cannot take every slot unchecked.
         let layers = tower::ServiceBuilder::new()
-            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(args.concurrency_limit))
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                args.concurrency_limit,
+            ))
             .layer(AuthLayer { verifier, db });
         let router = tonic::transport::Server::builder()
             .trace_fn(crate::telemetry::server_span)
@@ -185,7 +199,8 @@ impl Server {
             .add_routes(routes);
         tracing::info!(addr = %local, "serving");
         let mut stop = stop_rx.clone();
-        let serving = router.serve_with_incoming_shutdown(incoming, async move { stopped(&mut stop).await });
+        let serving =
+            router.serve_with_incoming_shutdown(incoming, async move { stopped(&mut stop).await });
         tokio::pin!(serving);
         let mut stop = stop_rx.clone();
         let grace = args.shutdown_grace;
@@ -277,7 +292,10 @@ struct AuthService<S> {
 
 impl<S> tower::Service<http::Request<Body>> for AuthService<S>
 where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Clone + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -304,14 +322,20 @@ where
             .headers()
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let verified = match token {
             None => Err(ServiceError::unauthenticated(
                 "TOKEN_MISSING",
                 "no bearer token: send `authorization: Bearer <token>`",
             )),
-            Some(token) => self.verifier.verify(token, peer).map_err(ServiceError::from),
+            Some(token) => self
+                .verifier
+                .verify(token, peer)
+                .map_err(ServiceError::from),
         };
         let db = self.db.clone();
         match verified {
@@ -327,15 +351,21 @@ where
                 req.extensions_mut().insert(actor.clone());
                 Box::pin(async move {
                     let response = inner.call(req).await?;
-                    let status = response.headers().get("grpc-status").and_then(|v| v.to_str().ok());
+                    let status = response
+                        .headers()
+                        .get("grpc-status")
+                        .and_then(|v| v.to_str().ok());
                     if status == Some("7") {
                         let message = response
                             .headers()
                             .get("grpc-message")
                             .and_then(|v| v.to_str().ok())
-                            .map(|m| percent_decode(m))
+                            .map(percent_decode)
                             .unwrap_or_default();
-                        if let Err(e) = db.audit_denied(Some(&actor), &actor.peer_text(), &path, &message).await {
+                        if let Err(e) = db
+                            .audit_denied(Some(&actor), &actor.peer_text(), &path, &message)
+                            .await
+                        {
                             tracing::warn!(error = %e, "could not audit a refused call");
                         }
                     }
@@ -374,7 +404,9 @@ mod tests {
     #[test]
     fn public_paths() {
         assert!(is_public("/grpc.health.v1.Health/Check"));
-        assert!(is_public("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"));
+        assert!(is_public(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
         assert!(!is_public("/cppcc.members.v1.MemberService/GetMember"));
     }
 

@@ -90,7 +90,10 @@ where
 
 /// Installs the global subscriber. Call once, inside the Tokio runtime (the
 /// OTLP exporter needs it), and keep the guard until the process ends.
-pub fn init(service_name: &'static str, args: &TelemetryArgs) -> Result<TelemetryGuard, crate::BoxError> {
+pub fn init(
+    service_name: &'static str,
+    args: &TelemetryArgs,
+) -> Result<TelemetryGuard, crate::BoxError> {
     let filter = EnvFilter::try_new(&args.log_filter)
         .map_err(|e| format!("log filter `{}` is not valid: {e}", args.log_filter))?;
     global::set_text_map_propagator(TraceContextPropagator::new());

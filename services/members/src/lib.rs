@@ -35,7 +35,11 @@ pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
 #[command(name = "cppcc-members", about = "The cppcc members service", version)]
 pub struct Config {
     /// The address to serve gRPC on.
-    #[arg(long = "addr", env = "CPPCC_MEMBERS_ADDR", default_value = "0.0.0.0:50061")]
+    #[arg(
+        long = "addr",
+        env = "CPPCC_MEMBERS_ADDR",
+        default_value = "0.0.0.0:50061"
+    )]
     pub addr: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -58,6 +62,8 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         pii: Arc::new(config.pii.cipher()?),
     };
     Ok(Server::new(db, verifier, &config.server)
-        .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(shared.clone())))
+        .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(
+            shared.clone(),
+        )))
         .add_service(MemberServiceServer::new(grpc::MemberApi::new(shared))))
 }

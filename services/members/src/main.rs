@@ -6,8 +6,11 @@ use cppcc_members::Config;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    let _telemetry = cppcc_kit::telemetry::init("cppcc-members", &config.telemetry).map_err(anyhow::Error::from_boxed)?;
-    let server = cppcc_members::server(&config).await.map_err(anyhow::Error::from_boxed)?;
+    let _telemetry = cppcc_kit::telemetry::init("cppcc-members", &config.telemetry)
+        .map_err(anyhow::Error::from_boxed)?;
+    let server = cppcc_members::server(&config)
+        .await
+        .map_err(anyhow::Error::from_boxed)?;
     let listener = cppcc_kit::server::bind(config.addr, "--addr / CPPCC_MEMBERS_ADDR").await?;
     server
         .serve(listener, cppcc_kit::server::shutdown_signal())

@@ -36,16 +36,23 @@ impl IdNumber {
         let text = text.trim().to_ascii_uppercase();
         let bytes = text.as_bytes();
         if bytes.len() != 18 {
-            return Err(format!("must be 18 characters, not {}", text.chars().count()));
+            return Err(format!(
+                "must be 18 characters, not {}",
+                text.chars().count()
+            ));
         }
-        if !bytes[..17].iter().all(u8::is_ascii_digit) || !(bytes[17].is_ascii_digit() || bytes[17] == b'X') {
+        if !bytes[..17].iter().all(u8::is_ascii_digit)
+            || !(bytes[17].is_ascii_digit() || bytes[17] == b'X')
+        {
             return Err("must be 17 digits followed by a digit or X".into());
         }
         if !(b'1'..=b'9').contains(&bytes[0]) {
             return Err("does not start with a region code".into());
         }
         let num = |range: std::ops::Range<usize>| -> u32 {
-            bytes[range].iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+            bytes[range]
+                .iter()
+                .fold(0, |n, d| n * 10 + u32::from(d - b'0'))
         };
         let birth_date = Month::try_from(num(10..12) as u8)
             .ok()
@@ -84,7 +91,10 @@ mod tests {
     fn a_valid_number_gives_birth_date_and_gender() {
         // GB 11643's own example.
         let id = IdNumber::parse("11010519491231002X").unwrap();
-        assert_eq!(id.birth_date, Date::from_calendar_date(1949, Month::December, 31).unwrap());
+        assert_eq!(
+            id.birth_date,
+            Date::from_calendar_date(1949, Month::December, 31).unwrap()
+        );
         assert_eq!(id.gender, Gender::Female);
         let id = IdNumber::parse(&with_check("42132119750101123")).unwrap();
         assert_eq!(id.gender, Gender::Male);
@@ -93,16 +103,43 @@ mod tests {
 
     #[test]
     fn lowercase_x_is_accepted() {
-        assert_eq!(IdNumber::parse("11010519491231002x").unwrap().text, "11010519491231002X");
+        assert_eq!(
+            IdNumber::parse("11010519491231002x").unwrap().text,
+            "11010519491231002X"
+        );
     }
 
     #[test]
     fn bad_numbers_say_why() {
-        assert!(IdNumber::parse("110105194912310021").unwrap_err().contains("check character"));
-        assert!(IdNumber::parse("1101051949123100").unwrap_err().contains("18 characters"));
-        assert!(IdNumber::parse("11010519491231002Y").unwrap_err().contains("17 digits"));
-        assert!(IdNumber::parse(&with_check("42132119751301123")).unwrap_err().contains("birth date"));
-        assert!(IdNumber::parse(&with_check("42132119750230123")).unwrap_err().contains("birth date"));
-        assert!(IdNumber::parse(&with_check("02132119750101123")).unwrap_err().contains("region"));
+        assert!(
+            IdNumber::parse("110105194912310021")
+                .unwrap_err()
+                .contains("check character")
+        );
+        assert!(
+            IdNumber::parse("1101051949123100")
+                .unwrap_err()
+                .contains("18 characters")
+        );
+        assert!(
+            IdNumber::parse("11010519491231002Y")
+                .unwrap_err()
+                .contains("17 digits")
+        );
+        assert!(
+            IdNumber::parse(&with_check("42132119751301123"))
+                .unwrap_err()
+                .contains("birth date")
+        );
+        assert!(
+            IdNumber::parse(&with_check("42132119750230123"))
+                .unwrap_err()
+                .contains("birth date")
+        );
+        assert!(
+            IdNumber::parse(&with_check("02132119750101123"))
+                .unwrap_err()
+                .contains("region")
+        );
     }
 }

@@ -63,15 +63,20 @@ pub fn phone(text: &str) -> Result<Option<String>, String> {
 impl MemberFields {
     /// Checks `m` as a member of the committee `committee`. `prefix` is the
     /// request field the member sits in (`member`).
-    pub fn parse(m: &pb::Member, committee: &str, prefix: &str) -> Result<MemberFields, ServiceError> {
+    pub fn parse(
+        m: &pb::Member,
+        committee: &str,
+        prefix: &str,
+    ) -> Result<MemberFields, ServiceError> {
         let mut errors = Violations::default();
         let field = |name: &str| format!("{prefix}.{name}");
-        let take_text = |errors: &mut Violations, name: &str, value: &str, min: usize, max: usize| {
-            text(value, min, max).unwrap_or_else(|e| {
-                errors.add(field(name), e);
-                String::new()
-            })
-        };
+        let take_text =
+            |errors: &mut Violations, name: &str, value: &str, min: usize, max: usize| {
+                text(value, min, max).unwrap_or_else(|e| {
+                    errors.add(field(name), e);
+                    String::new()
+                })
+            };
         let display_name = take_text(&mut errors, "display_name", &m.display_name, 1, 30);
         let employer = take_text(&mut errors, "employer", &m.employer, 0, 100);
         let job_title = take_text(&mut errors, "job_title", &m.job_title, 0, 100);
@@ -92,7 +97,10 @@ impl MemberFields {
 
         let gender = match (Gender::from_number(m.gender), &id_number) {
             (None, _) if m.gender != 0 => {
-                errors.add(field("gender"), format!("{} is not a Gender value", m.gender));
+                errors.add(
+                    field("gender"),
+                    format!("{} is not a Gender value", m.gender),
+                );
                 None
             }
             (Some(g), Some(id)) if g != id.gender => {
@@ -102,7 +110,10 @@ impl MemberFields {
             (g, id) => g.or(id.as_ref().map(|id| id.gender)),
         };
 
-        let birth_date = match (parse_date(&field("birth_date"), m.birth_date.as_ref()), &id_number) {
+        let birth_date = match (
+            parse_date(&field("birth_date"), m.birth_date.as_ref()),
+            &id_number,
+        ) {
             (Err(e), _) => {
                 for v in e.field_violations() {
                     errors.add(v.field.clone(), v.description.clone());
@@ -122,7 +133,10 @@ impl MemberFields {
             match ethnicity(&m.ethnicity) {
                 Some(e) => e.to_owned(),
                 None => {
-                    errors.add(field("ethnicity"), format!("`{}` is not one of the 56 ethnic groups", m.ethnicity));
+                    errors.add(
+                        field("ethnicity"),
+                        format!("`{}` is not one of the 56 ethnic groups", m.ethnicity),
+                    );
                     String::new()
                 }
             }
@@ -133,16 +147,20 @@ impl MemberFields {
             None
         });
 
-        let political_affiliation = match pb::PoliticalAffiliation::try_from(m.political_affiliation) {
-            Ok(p) => p as i16,
-            Err(_) => {
-                errors.add(
-                    field("political_affiliation"),
-                    format!("{} is not a PoliticalAffiliation value", m.political_affiliation),
-                );
-                0
-            }
-        };
+        let political_affiliation =
+            match pb::PoliticalAffiliation::try_from(m.political_affiliation) {
+                Ok(p) => p as i16,
+                Err(_) => {
+                    errors.add(
+                        field("political_affiliation"),
+                        format!(
+                            "{} is not a PoliticalAffiliation value",
+                            m.political_affiliation
+                        ),
+                    );
+                    0
+                }
+            };
 
         let role = match pb::MemberRole::try_from(m.role) {
             Ok(pb::MemberRole::Unspecified) => {
@@ -151,7 +169,10 @@ impl MemberFields {
             }
             Ok(r) => r as i16,
             Err(_) => {
-                errors.add(field("role"), format!("{} is not a MemberRole value", m.role));
+                errors.add(
+                    field("role"),
+                    format!("{} is not a MemberRole value", m.role),
+                );
                 0
             }
         };
@@ -169,7 +190,10 @@ impl MemberFields {
                 None => {
                     errors.add(
                         field("sector"),
-                        format!("`{}` is not a name like `committees/{committee}/sectors/{{id}}`", m.sector),
+                        format!(
+                            "`{}` is not a name like `committees/{committee}/sectors/{{id}}`",
+                            m.sector
+                        ),
                     );
                     None
                 }
@@ -177,17 +201,29 @@ impl MemberFields {
         };
 
         if m.links.len() > MAX_LINKS {
-            errors.add(field("links"), format!("at most {MAX_LINKS} places, not {}", m.links.len()));
+            errors.add(
+                field("links"),
+                format!("at most {MAX_LINKS} places, not {}", m.links.len()),
+            );
         }
         let mut links = Vec::new();
         for (i, link) in m.links.iter().enumerate().take(MAX_LINKS) {
             match pb::MemberLinkKind::try_from(link.kind) {
                 Ok(pb::MemberLinkKind::Unspecified) | Err(_) => {
-                    errors.add(field(&format!("links[{i}].kind")), "must be VILLAGE, COMMUNITY or ENTERPRISE");
+                    errors.add(
+                        field(&format!("links[{i}].kind")),
+                        "must be VILLAGE, COMMUNITY or ENTERPRISE",
+                    );
                 }
                 Ok(_) => {}
             }
-            let name = take_text(&mut errors, &format!("links[{i}].display_name"), &link.display_name, 1, 60);
+            let name = take_text(
+                &mut errors,
+                &format!("links[{i}].display_name"),
+                &link.display_name,
+                1,
+                60,
+            );
             links.push(Link {
                 kind: link.kind,
                 display_name: name,
@@ -210,7 +246,8 @@ impl MemberFields {
         });
 
         errors.finish()?;
-        let (Some(id_number), Some(gender), Some(birth_date), Some(sector_id)) = (id_number, gender, birth_date, sector_id)
+        let (Some(id_number), Some(gender), Some(birth_date), Some(sector_id)) =
+            (id_number, gender, birth_date, sector_id)
         else {
             unreachable!("every missing part was reported as a violation");
         };
@@ -260,7 +297,10 @@ pub const UPDATABLE: [&str; 17] = [
 /// Fields an update may not name, and what to do instead.
 pub const OUTPUT_ONLY: [(&str, &str); 7] = [
     ("name", "it identifies the member"),
-    ("special_committees", "use AddSpecialCommitteeMember and RemoveSpecialCommitteeMember"),
+    (
+        "special_committees",
+        "use AddSpecialCommitteeMember and RemoveSpecialCommitteeMember",
+    ),
     ("status", "use ChangeMemberStatus"),
     ("personal_data_masked", "it is output only"),
     ("create_time", "it is output only"),
@@ -365,19 +405,31 @@ mod tests {
         let m = pb::Member {
             display_name: " ".into(),
             gender: pb::Gender::Female as i32,
-            birth_date: Some(PbDate { year: 1980, month: 1, day: 1 }),
+            birth_date: Some(PbDate {
+                year: 1980,
+                month: 1,
+                day: 1,
+            }),
             ethnicity: "火星族".into(),
             phone: "12345".into(),
             role: 0,
             sector: format!("committees/other/sectors/{}", Uuid::nil()),
             links: vec![pb::MemberLink::default()],
             term: 120,
-            join_date: Some(PbDate { year: 2023, month: 2, day: 31 }),
+            join_date: Some(PbDate {
+                year: 2023,
+                month: 2,
+                day: 31,
+            }),
             political_affiliation: 99,
             ..good()
         };
         let e = MemberFields::parse(&m, "suixian", "member").unwrap_err();
-        let fields: Vec<_> = e.field_violations().iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = e
+            .field_violations()
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(
             fields,
             [
@@ -405,7 +457,11 @@ mod tests {
         assert_eq!(e.field_violations()[0].description, "required");
         m.id_number = "421321197501011230".into();
         let e = MemberFields::parse(&m, "suixian", "member").unwrap_err();
-        assert!(e.field_violations()[0].description.contains("check character"));
+        assert!(
+            e.field_violations()[0]
+                .description
+                .contains("check character")
+        );
     }
 
     #[test]

@@ -46,17 +46,62 @@ pub const DEFAULTS: Settings = Settings {
 };
 
 /// Field name, allowed range, reader and writer of each whole-number setting.
-type IntField = (&'static str, std::ops::RangeInclusive<i32>, fn(&Settings) -> Option<i32>, fn(&mut Settings, Option<i32>));
+type IntField = (
+    &'static str,
+    std::ops::RangeInclusive<i32>,
+    fn(&Settings) -> Option<i32>,
+    fn(&mut Settings, Option<i32>),
+);
 
 const INT_FIELDS: [IntField; 8] = [
-    ("consultation_result_days", 1..=60, |s| s.consultation_result_days, |s, v| s.consultation_result_days = v),
-    ("research_report_days", 1..=90, |s| s.research_report_days, |s, v| s.research_report_days = v),
-    ("proposal_handling_months", 1..=24, |s| s.proposal_handling_months, |s, v| s.proposal_handling_months = v),
-    ("proposal_extension_max_months", 1..=36, |s| s.proposal_extension_max_months, |s, v| s.proposal_extension_max_months = v),
-    ("reassignment_window_days", 1..=60, |s| s.reassignment_window_days, |s, v| s.reassignment_window_days = v),
-    ("monthly_opinion_quota", 0..=31, |s| s.monthly_opinion_quota, |s, v| s.monthly_opinion_quota = v),
-    ("studio_monthly_activities", 0..=31, |s| s.studio_monthly_activities, |s, v| s.studio_monthly_activities = v),
-    ("special_topic_consultations_per_year", 0..=52, |s| s.special_topic_consultations_per_year, |s, v| s.special_topic_consultations_per_year = v),
+    (
+        "consultation_result_days",
+        1..=60,
+        |s| s.consultation_result_days,
+        |s, v| s.consultation_result_days = v,
+    ),
+    (
+        "research_report_days",
+        1..=90,
+        |s| s.research_report_days,
+        |s, v| s.research_report_days = v,
+    ),
+    (
+        "proposal_handling_months",
+        1..=24,
+        |s| s.proposal_handling_months,
+        |s, v| s.proposal_handling_months = v,
+    ),
+    (
+        "proposal_extension_max_months",
+        1..=36,
+        |s| s.proposal_extension_max_months,
+        |s, v| s.proposal_extension_max_months = v,
+    ),
+    (
+        "reassignment_window_days",
+        1..=60,
+        |s| s.reassignment_window_days,
+        |s, v| s.reassignment_window_days = v,
+    ),
+    (
+        "monthly_opinion_quota",
+        0..=31,
+        |s| s.monthly_opinion_quota,
+        |s, v| s.monthly_opinion_quota = v,
+    ),
+    (
+        "studio_monthly_activities",
+        0..=31,
+        |s| s.studio_monthly_activities,
+        |s, v| s.studio_monthly_activities = v,
+    ),
+    (
+        "special_topic_consultations_per_year",
+        0..=52,
+        |s| s.special_topic_consultations_per_year,
+        |s, v| s.special_topic_consultations_per_year = v,
+    ),
 ];
 
 /// Every settings field an update may name.
@@ -89,7 +134,11 @@ impl Settings {
 
     /// Takes the `fields` named from `new` (a field named but unset there
     /// goes back to its default), and checks the result.
-    pub fn apply(&self, new: &pb::CommitteeSettings, fields: &[&str]) -> Result<Settings, cppcc_kit::ServiceError> {
+    pub fn apply(
+        &self,
+        new: &pb::CommitteeSettings,
+        fields: &[&str],
+    ) -> Result<Settings, cppcc_kit::ServiceError> {
         let incoming = Settings::from_proto(new);
         let mut out = self.clone();
         for field in fields {
@@ -111,7 +160,11 @@ impl Settings {
             {
                 errors.add(
                     format!("settings.{name}"),
-                    format!("must be between {} and {}, not {v}", range.start(), range.end()),
+                    format!(
+                        "must be between {} and {}, not {v}",
+                        range.start(),
+                        range.end()
+                    ),
                 );
             }
         }
@@ -164,7 +217,10 @@ impl Settings {
         let s = Settings::from_proto(p);
         match INT_FIELDS.iter().find(|(n, ..)| *n == field) {
             Some((_, _, get, _)) => get(&s).is_some(),
-            None => field == "reassignment_window_working_days" && s.reassignment_window_working_days.is_some(),
+            None => {
+                field == "reassignment_window_working_days"
+                    && s.reassignment_window_working_days.is_some()
+            }
         }
     }
 }
@@ -198,7 +254,10 @@ mod tests {
             ..Default::default()
         };
         let out = current
-            .apply(&new, &["consultation_result_days", "reassignment_window_days"])
+            .apply(
+                &new,
+                &["consultation_result_days", "reassignment_window_days"],
+            )
             .unwrap();
         assert_eq!(out.consultation_result_days, Some(5));
         // Named but unset: back to the default.
@@ -211,12 +270,22 @@ mod tests {
             ..Default::default()
         };
         let e = current
-            .apply(&bad, &["consultation_result_days", "proposal_extension_max_months"])
+            .apply(
+                &bad,
+                &["consultation_result_days", "proposal_extension_max_months"],
+            )
             .unwrap_err();
-        let fields: Vec<_> = e.field_violations().iter().map(|v| v.field.as_str()).collect();
+        let fields: Vec<_> = e
+            .field_violations()
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
         assert_eq!(
             fields,
-            ["settings.consultation_result_days", "settings.proposal_extension_max_months"]
+            [
+                "settings.consultation_result_days",
+                "settings.proposal_extension_max_months"
+            ]
         );
     }
 
@@ -226,7 +295,10 @@ mod tests {
             monthly_opinion_quota: Some(2),
             ..Settings::default()
         };
-        assert_eq!(serde_json::to_string(&s).unwrap(), r#"{"monthly_opinion_quota":2}"#);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"monthly_opinion_quota":2}"#
+        );
         let back: Settings = serde_json::from_str(r#"{"monthly_opinion_quota":2}"#).unwrap();
         assert_eq!(back, s);
     }

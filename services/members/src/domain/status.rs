@@ -74,7 +74,9 @@ impl MemberStatus {
 
     /// From the protobuf number; `None` for unspecified or unknown.
     pub fn from_proto(n: i32) -> Option<MemberStatus> {
-        MemberStatus::ALL.into_iter().find(|s| s.to_proto() as i32 == n)
+        MemberStatus::ALL
+            .into_iter()
+            .find(|s| s.to_proto() as i32 == n)
     }
 }
 
@@ -110,7 +112,11 @@ mod tests {
                 if legal.contains(&(from, to)) {
                     assert_eq!(result, Ok(to), "{from:?} → {to:?}");
                 } else {
-                    assert_eq!(result, Err(IllegalTransition { from, to }), "{from:?} → {to:?}");
+                    assert_eq!(
+                        result,
+                        Err(IllegalTransition { from, to }),
+                        "{from:?} → {to:?}"
+                    );
                 }
             }
         }
@@ -119,7 +125,11 @@ mod tests {
     #[test]
     fn final_states_have_no_way_out() {
         for from in MemberStatus::ALL.into_iter().filter(|s| s.is_final()) {
-            assert!(MemberStatus::ALL.into_iter().all(|to| from.transition(to).is_err()));
+            assert!(
+                MemberStatus::ALL
+                    .into_iter()
+                    .all(|to| from.transition(to).is_err())
+            );
         }
     }
 

@@ -18,7 +18,9 @@ use pb::committee_service_server::CommitteeService;
 use super::{KEEPERS, READERS, Shared, committee_resource};
 use crate::domain::settings::{FIELDS as SETTINGS_FIELDS, Settings};
 use crate::domain::text;
-use crate::store::committees::{self as store, COMMITTEE_PKEY, CommitteeFields, CommitteeRow, SettingsRow};
+use crate::store::committees::{
+    self as store, COMMITTEE_PKEY, CommitteeFields, CommitteeRow, SettingsRow,
+};
 use crate::store::lists;
 
 /// The committee service.
@@ -49,7 +51,8 @@ fn committee(row: &CommitteeRow) -> pb::Committee {
 }
 
 fn settings(id: &str, row: &SettingsRow) -> Result<pb::CommitteeSettings, ServiceError> {
-    let stored: Settings = serde_json::from_value(row.settings.clone()).map_err(ServiceError::internal)?;
+    let stored: Settings =
+        serde_json::from_value(row.settings.clone()).map_err(ServiceError::internal)?;
     let mut out = stored.to_proto(format!("{}/settings", committee_resource(id)));
     out.update_time = Some(timestamp(row.update_time));
     out.etag = etag::format(row.revision);
@@ -65,19 +68,28 @@ fn fields(c: &pb::Committee, prefix: &str) -> Result<CommitteeFields, ServiceErr
     });
     let level = match common::CommitteeLevel::try_from(c.level) {
         Ok(common::CommitteeLevel::Unspecified) => {
-            errors.add(format!("{prefix}.level"), "required: COUNTY, CITY, PROVINCE or NATIONAL");
+            errors.add(
+                format!("{prefix}.level"),
+                "required: COUNTY, CITY, PROVINCE or NATIONAL",
+            );
             0
         }
         Ok(l) => l as i16,
         Err(_) => {
-            errors.add(format!("{prefix}.level"), format!("{} is not a CommitteeLevel value", c.level));
+            errors.add(
+                format!("{prefix}.level"),
+                format!("{} is not a CommitteeLevel value", c.level),
+            );
             0
         }
     };
     if !c.parent.is_empty() && committee_id(&c.parent).is_none() {
         errors.add(
             format!("{prefix}.parent"),
-            format!("`{}` is not a committee name like `committees/suizhou`", c.parent),
+            format!(
+                "`{}` is not a committee name like `committees/suizhou`",
+                c.parent
+            ),
         );
     }
     if !(1..=99).contains(&c.current_term) {
@@ -86,15 +98,22 @@ fn fields(c: &pb::Committee, prefix: &str) -> Result<CommitteeFields, ServiceErr
             format!("required: the term number, 1 to 99, not {}", c.current_term),
         );
     }
-    let term_start_date = parse_date(&format!("{prefix}.term_start_date"), c.term_start_date.as_ref())
-        .unwrap_or_else(|e| {
-            for v in e.field_violations() {
-                errors.add(v.field.clone(), v.description.clone());
-            }
-            None
-        });
-    if !c.region_code.is_empty() && !(c.region_code.len() == 6 && c.region_code.bytes().all(|b| b.is_ascii_digit())) {
-        errors.add(format!("{prefix}.region_code"), "must be the six-digit division code, e.g. 421321");
+    let term_start_date = parse_date(
+        &format!("{prefix}.term_start_date"),
+        c.term_start_date.as_ref(),
+    )
+    .unwrap_or_else(|e| {
+        for v in e.field_violations() {
+            errors.add(v.field.clone(), v.description.clone());
+        }
+        None
+    });
+    let six_digits = c.region_code.len() == 6 && c.region_code.bytes().all(|b| b.is_ascii_digit());
+    if !c.region_code.is_empty() && !six_digits {
+        errors.add(
+            format!("{prefix}.region_code"),
+            "must be the six-digit division code, e.g. 421321",
+        );
     }
     errors.finish()?;
     Ok(CommitteeFields {
@@ -108,10 +127,19 @@ fn fields(c: &pb::Committee, prefix: &str) -> Result<CommitteeFields, ServiceErr
 }
 
 const COMMITTEE_MASK: MaskSpec = MaskSpec {
-    updatable: &["display_name", "parent", "current_term", "term_start_date", "region_code"],
+    updatable: &[
+        "display_name",
+        "parent",
+        "current_term",
+        "term_start_date",
+        "region_code",
+    ],
     output_only: &[
         ("name", "it identifies the committee"),
-        ("level", "a committee's level does not change; create a new committee"),
+        (
+            "level",
+            "a committee's level does not change; create a new committee",
+        ),
         ("create_time", "it is output only"),
         ("update_time", "it is output only"),
         ("etag", "send it in committee.etag to guard the update"),
@@ -129,7 +157,13 @@ const SETTINGS_MASK: MaskSpec = MaskSpec {
 
 impl CommitteeApi {
     async fn read(&self, id: &str) -> Result<CommitteeRow, ServiceError> {
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         store::get(&mut conn, id)
             .await
             .map_err(classify_db_error)?
@@ -171,11 +205,16 @@ impl CommitteeService for CommitteeApi {
         let name = committee_resource(&id);
         // An admin may start its own committee or one directly below it.
         let own = actor.in_committee(&id);
-        let child = actor.committee().is_some_and(|c| fields.parent == committee_resource(c));
+        let child = actor
+            .committee()
+            .is_some_and(|c| fields.parent == committee_resource(c));
         if !(own || child) {
             return Err(ServiceError::permission_denied(format!(
                 "an admin of {} may create its own committee or one whose parent it is, not {name}",
-                actor.committee().map(committee_resource).unwrap_or_default()
+                actor
+                    .committee()
+                    .map(committee_resource)
+                    .unwrap_or_default()
             ))
             .into());
         }
@@ -183,7 +222,12 @@ impl CommitteeService for CommitteeApi {
         without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
-            .claim_request_id("request_id", &req.request_id, &fingerprint(&without_id, &actor), &name)
+            .claim_request_id(
+                "request_id",
+                &req.request_id,
+                &fingerprint(&without_id, &actor),
+                &name,
+            )
             .await?
         {
             drop(change);
@@ -195,16 +239,24 @@ impl CommitteeService for CommitteeApi {
         let row = match store::insert(change.conn(), &id, &fields).await {
             Ok(row) => row,
             Err(e) if constraint_violated(&e, COMMITTEE_PKEY) => {
-                return Err(ServiceError::already_exists(&name, format!("{name} already exists")).into());
+                return Err(
+                    ServiceError::already_exists(&name, format!("{name} already exists")).into(),
+                );
             }
             Err(e) => return Err(classify_db_error(e).into()),
         };
-        store::insert_settings(change.conn(), &id).await.map_err(classify_db_error)?;
+        store::insert_settings(change.conn(), &id)
+            .await
+            .map_err(classify_db_error)?;
         let created = committee(&row);
         change.audit(&id, &name, None, Some(to_json(&created)));
-        change.publish(&id, &name, &pb::CommitteeCreated {
-            committee: Some(created.clone()),
-        });
+        change.publish(
+            &id,
+            &name,
+            &pb::CommitteeCreated {
+                committee: Some(created.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::CreateCommitteeResponse {
             committee: Some(created),
@@ -219,7 +271,13 @@ impl CommitteeService for CommitteeApi {
         let actor = cppcc_kit::auth::actor(&request)?;
         actor.require(READERS, "read committees")?;
         let name = committee_resource(&id);
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         // Visible: the caller's committee and those below it.
         let visible = match actor.committee() {
             None => true,
@@ -255,13 +313,21 @@ impl CommitteeService for CommitteeApi {
             },
             &[root.unwrap_or("*")],
         )?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         let keys = lists::committee_page(&mut conn, root, &query)
             .await
             .map_err(classify_db_error)?;
         let (keys, next_page_token) = query.page(keys);
         let ids: Vec<String> = keys.into_iter().map(|k| k.id).collect();
-        let mut rows = store::get_many(&mut conn, &ids).await.map_err(classify_db_error)?;
+        let mut rows = store::get_many(&mut conn, &ids)
+            .await
+            .map_err(classify_db_error)?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Response::new(pb::ListCommitteesResponse {
             committees: rows.iter().map(committee).collect(),
@@ -315,7 +381,10 @@ impl CommitteeService for CommitteeApi {
         {
             return Err(ServiceError::invalid(
                 "committee.parent",
-                format!("{} is {name} or below it; a committee cannot sit below itself", new_fields.parent),
+                format!(
+                    "{} is {name} or below it; a committee cannot sit below itself",
+                    new_fields.parent
+                ),
             )
             .into());
         }
@@ -324,12 +393,16 @@ impl CommitteeService for CommitteeApi {
             .map_err(classify_db_error)?;
         let after = committee(&row);
         change.audit(&id, &name, Some(to_json(&before)), Some(to_json(&after)));
-        change.publish(&id, &name, &pb::CommitteeUpdated {
-            committee: Some(after.clone()),
-            update_mask: Some(prost_types::FieldMask {
-                paths: mask.iter().map(|f| f.to_string()).collect(),
-            }),
-        });
+        change.publish(
+            &id,
+            &name,
+            &pb::CommitteeUpdated {
+                committee: Some(after.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: mask.iter().map(|f| f.to_string()).collect(),
+                }),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::UpdateCommitteeResponse {
             committee: Some(after),
@@ -345,7 +418,13 @@ impl CommitteeService for CommitteeApi {
         self.shared
             .caller(&request, READERS, "read committee settings", &id, &name)
             .await?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         let row = store::settings(&mut conn, &id)
             .await
             .map_err(classify_db_error)?
@@ -369,14 +448,17 @@ impl CommitteeService for CommitteeApi {
             .shared
             .caller(&request, KEEPERS, "change committee settings", &id, &name)
             .await?;
-        let mask = fieldmask::resolve(req.update_mask.as_ref(), &SETTINGS_MASK, |f| Settings::is_set(input, f))?;
+        let mask = fieldmask::resolve(req.update_mask.as_ref(), &SETTINGS_MASK, |f| {
+            Settings::is_set(input, f)
+        })?;
         let mut change = self.shared.db.change(&actor).await?;
         let current = store::settings_for_update(change.conn(), &id)
             .await
             .map_err(classify_db_error)?
             .ok_or_else(|| ServiceError::not_found(&name))?;
         etag::check(&input.etag, current.revision, &name)?;
-        let stored: Settings = serde_json::from_value(current.settings.clone()).map_err(ServiceError::internal)?;
+        let stored: Settings =
+            serde_json::from_value(current.settings.clone()).map_err(ServiceError::internal)?;
         let new = stored.apply(input, &mask)?;
         let before = settings(&id, &current)?;
         let json = serde_json::to_value(&new).map_err(ServiceError::internal)?;
@@ -385,9 +467,13 @@ impl CommitteeService for CommitteeApi {
             .map_err(classify_db_error)?;
         let after = settings(&id, &row)?;
         change.audit(&id, &name, Some(to_json(&before)), Some(to_json(&after)));
-        change.publish(&id, &name, &pb::CommitteeSettingsUpdated {
-            settings: Some(after.clone()),
-        });
+        change.publish(
+            &id,
+            &name,
+            &pb::CommitteeSettingsUpdated {
+                settings: Some(after.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::UpdateCommitteeSettingsResponse {
             settings: Some(after),
@@ -401,12 +487,19 @@ fn settings_committee(field: &str, name: &str) -> Result<String, ServiceError> {
         .and_then(committee_id)
         .map(str::to_owned)
         .ok_or_else(|| {
-            ServiceError::invalid(field, format!("`{name}` is not a name like `committees/suixian/settings`"))
+            ServiceError::invalid(
+                field,
+                format!("`{name}` is not a name like `committees/suixian/settings`"),
+            )
         })
 }
 
 /// Whether `id` is `root` or below it.
-async fn is_within(conn: &mut sqlx::PgConnection, root: &str, id: &str) -> Result<bool, ServiceError> {
+async fn is_within(
+    conn: &mut sqlx::PgConnection,
+    root: &str,
+    id: &str,
+) -> Result<bool, ServiceError> {
     sqlx::query_scalar!(
         r#"WITH RECURSIVE up(id, parent) AS (
              SELECT id, parent FROM members.committee WHERE id = $2

@@ -20,10 +20,15 @@ use cppcc_proto::common::v1 as common;
 use cppcc_proto::members::v1 as pb;
 use pb::member_service_server::MemberService;
 
-use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat, sector, special_committee, today};
+use super::{
+    ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat, sector,
+    special_committee, today,
+};
 use crate::domain::member::{self as rules, MemberFields};
 use crate::domain::{MemberStatus, text};
-use crate::store::catalogue::{self as catalogue_store, CHAIR_KEY, SECTOR_NAME_KEY, SPECIAL_COMMITTEE_NAME_KEY};
+use crate::store::catalogue::{
+    self as catalogue_store, CHAIR_KEY, SECTOR_NAME_KEY, SPECIAL_COMMITTEE_NAME_KEY,
+};
 use crate::store::committees as committee_store;
 use crate::store::lists::{self, Catalogue};
 use crate::store::members::{self as member_store, ID_NUMBER_KEY, MemberRow, MemberWrite};
@@ -61,7 +66,10 @@ const SPECIAL_COMMITTEE_MASK: MaskSpec = MaskSpec {
         ("create_time", "it is output only"),
         ("update_time", "it is output only"),
         ("delete_time", "use DeleteSpecialCommittee"),
-        ("etag", "send it in special_committee.etag to guard the update"),
+        (
+            "etag",
+            "send it in special_committee.etag to guard the update",
+        ),
     ],
 };
 
@@ -108,7 +116,10 @@ const STATUS_CHANGES: ListSpec = ListSpec {
 fn sector_kind(field: &str, kind: i32, errors: &mut Violations) -> i16 {
     match pb::SectorKind::try_from(kind) {
         Ok(pb::SectorKind::Unspecified) => {
-            errors.add(field, "required: SECTOR_KIND_PARTY, _ORGANISATION or _FIELD");
+            errors.add(
+                field,
+                "required: SECTOR_KIND_PARTY, _ORGANISATION or _FIELD",
+            );
             0
         }
         Ok(k) => k as i16,
@@ -127,13 +138,24 @@ fn display_name(field: &str, value: &str, errors: &mut Violations) -> String {
 }
 
 fn sort_order(field: &str, value: i32, errors: &mut Violations) -> i32 {
-    errors.check(!(0..=9999).contains(&value), field, format!("must be between 0 and 9999, not {value}"));
+    errors.check(
+        !(0..=9999).contains(&value),
+        field,
+        format!("must be between 0 and 9999, not {value}"),
+    );
     value
 }
 
 impl MemberApi {
-    async fn read_sector(&self, conn: &mut sqlx::PgConnection, committee: &str, id: Uuid) -> Result<Option<pb::Sector>, ServiceError> {
-        let rows = catalogue_store::sectors(conn, committee, &[id]).await.map_err(classify_db_error)?;
+    async fn read_sector(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        committee: &str,
+        id: Uuid,
+    ) -> Result<Option<pb::Sector>, ServiceError> {
+        let rows = catalogue_store::sectors(conn, committee, &[id])
+            .await
+            .map_err(classify_db_error)?;
         Ok(rows.first().map(sector))
     }
 
@@ -149,8 +171,15 @@ impl MemberApi {
         Ok(rows.first().map(special_committee))
     }
 
-    async fn member_row(&self, conn: &mut sqlx::PgConnection, committee: &str, id: Uuid) -> Result<Option<MemberRow>, ServiceError> {
-        let mut rows = member_store::get_many(conn, committee, &[id]).await.map_err(classify_db_error)?;
+    async fn member_row(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        committee: &str,
+        id: Uuid,
+    ) -> Result<Option<MemberRow>, ServiceError> {
+        let mut rows = member_store::get_many(conn, committee, &[id])
+            .await
+            .map_err(classify_db_error)?;
         Ok(rows.pop())
     }
 
@@ -173,12 +202,20 @@ impl MemberApi {
                 unmasked.push(name);
             }
         }
-        self.shared.db.audit_reads(actor, committee, &unmasked).await?;
+        self.shared
+            .db
+            .audit_reads(actor, committee, &unmasked)
+            .await?;
         Ok(out)
     }
 
     /// Seals and masks a member's personal data for storage.
-    fn write(&self, id: Uuid, fields: &MemberFields, term: i32) -> Result<MemberWrite, ServiceError> {
+    fn write(
+        &self,
+        id: Uuid,
+        fields: &MemberFields,
+        term: i32,
+    ) -> Result<MemberWrite, ServiceError> {
         let pii = &self.shared.pii;
         let links = serde_json::to_value(&fields.links).map_err(ServiceError::internal)?;
         Ok(MemberWrite {
@@ -190,7 +227,10 @@ impl MemberApi {
             id_number_sealed: pii.seal(&fields.id_number.text, &context("id_number", id)),
             id_number_index: pii.blind_index(&fields.id_number.text, ID_NUMBER_INDEX),
             id_number_masked: mask_id_number(&fields.id_number.text),
-            phone_sealed: fields.phone.as_ref().map(|p| pii.seal(p, &context("phone", id))),
+            phone_sealed: fields
+                .phone
+                .as_ref()
+                .map(|p| pii.seal(p, &context("phone", id))),
             phone_masked: fields.phone.as_deref().map(mask_phone).unwrap_or_default(),
             political_affiliation: fields.political_affiliation,
             sector_id: fields.sector_id,
@@ -208,21 +248,34 @@ impl MemberApi {
 
     /// Checks what the fields refer to inside the change: a live sector, a
     /// term no later than the committee's; returns the term to store.
-    async fn check_references(&self, change: &mut Change, committee: &str, fields: &MemberFields) -> Result<i32, ServiceError> {
+    async fn check_references(
+        &self,
+        change: &mut Change,
+        committee: &str,
+        fields: &MemberFields,
+    ) -> Result<i32, ServiceError> {
         let committee_row = committee_store::get(change.conn(), committee)
             .await
             .map_err(classify_db_error)?
             .ok_or_else(|| ServiceError::not_found(super::committee_resource(committee)))?;
         let mut errors = Violations::default();
-        let sector_live = catalogue_store::sector_exists(change.conn(), committee, fields.sector_id)
-            .await
-            .map_err(classify_db_error)?;
-        errors.check(!sector_live, "member.sector", "no such sector in this committee");
+        let sector_live =
+            catalogue_store::sector_exists(change.conn(), committee, fields.sector_id)
+                .await
+                .map_err(classify_db_error)?;
+        errors.check(
+            !sector_live,
+            "member.sector",
+            "no such sector in this committee",
+        );
         let term = fields.term.unwrap_or(committee_row.current_term);
         errors.check(
             term > committee_row.current_term,
             "member.term",
-            format!("the committee's current term is {}, not {term}", committee_row.current_term),
+            format!(
+                "the committee's current term is {}, not {term}",
+                committee_row.current_term
+            ),
         );
         errors.finish()?;
         Ok(term)
@@ -231,7 +284,10 @@ impl MemberApi {
     /// The error for an ID number already on the committee's roll, naming
     /// the member who has it (the caller is the committee office).
     async fn duplicate_id_number(&self, committee: &str, fields: &MemberFields) -> ServiceError {
-        let index = self.shared.pii.blind_index(&fields.id_number.text, ID_NUMBER_INDEX);
+        let index = self
+            .shared
+            .pii
+            .blind_index(&fields.id_number.text, ID_NUMBER_INDEX);
         let holder = sqlx::query_scalar!(
             "SELECT id FROM members.member WHERE committee_id = $1 AND id_number_index = $2",
             committee,
@@ -241,7 +297,9 @@ impl MemberApi {
         .await
         .ok()
         .flatten();
-        let holder = holder.map(|id| ChildName::format(committee, "members", id)).unwrap_or_default();
+        let holder = holder
+            .map(|id| ChildName::format(committee, "members", id))
+            .unwrap_or_default();
         ServiceError::already_exists(
             &holder,
             format!("a member with this ID number is already on the roll of committees/{committee}: {holder}"),
@@ -250,7 +308,13 @@ impl MemberApi {
     }
 
     /// Locks a member, checks its etag, and returns its row.
-    async fn lock_member(&self, change: &mut Change, name: &ChildName, resource: &str, given_etag: &str) -> Result<MemberRow, ServiceError> {
+    async fn lock_member(
+        &self,
+        change: &mut Change,
+        name: &ChildName,
+        resource: &str,
+        given_etag: &str,
+    ) -> Result<MemberRow, ServiceError> {
         let (revision, _) = member_store::lock(change.conn(), &name.committee, name.id)
             .await
             .map_err(classify_db_error)?
@@ -270,7 +334,10 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::CreateSectorResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let actor = self.shared.caller(&request, KEEPERS, "create sectors", &committee, &req.parent).await?;
+        let actor = self
+            .shared
+            .caller(&request, KEEPERS, "create sectors", &committee, &req.parent)
+            .await?;
         let Some(input) = req.sector.as_ref() else {
             return Err(ServiceError::invalid("sector", "required").into());
         };
@@ -285,19 +352,36 @@ impl MemberService for MemberApi {
         without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
-            .claim_request_id("request_id", &req.request_id, &fingerprint(&without_id, &actor), &name)
+            .claim_request_id(
+                "request_id",
+                &req.request_id,
+                &fingerprint(&without_id, &actor),
+                &name,
+            )
             .await?
         {
             drop(change);
             let existing = ChildName::parse_field("name", &existing, "sectors")?;
-            let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+            let mut conn = self
+                .shared
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(classify_db_error)?;
             let found = self.read_sector(&mut conn, &committee, existing.id).await?;
             return Ok(Response::new(pb::CreateSectorResponse { sector: found }));
         }
-        if committee_store::get(change.conn(), &committee).await.map_err(classify_db_error)?.is_none() {
+        if committee_store::get(change.conn(), &committee)
+            .await
+            .map_err(classify_db_error)?
+            .is_none()
+        {
             return Err(ServiceError::not_found(&req.parent).into());
         }
-        match catalogue_store::insert_sector(change.conn(), id, &committee, &name_text, kind, order).await {
+        match catalogue_store::insert_sector(change.conn(), id, &committee, &name_text, kind, order)
+            .await
+        {
             Ok(()) => {}
             Err(e) if constraint_violated(&e, SECTOR_NAME_KEY) => {
                 return Err(ServiceError::already_exists(
@@ -313,29 +397,59 @@ impl MemberService for MemberApi {
             .await?
             .ok_or_else(|| ServiceError::internal("the sector just written is gone"))?;
         change.audit(&committee, &name, None, Some(to_json(&created)));
-        change.publish(&committee, &name, &pb::SectorChanged {
-            sector: Some(created.clone()),
-        });
+        change.publish(
+            &committee,
+            &name,
+            &pb::SectorChanged {
+                sector: Some(created.clone()),
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::CreateSectorResponse { sector: Some(created) }))
+        Ok(Response::new(pb::CreateSectorResponse {
+            sector: Some(created),
+        }))
     }
 
-    async fn get_sector(&self, request: Request<pb::GetSectorRequest>) -> Result<Response<pb::GetSectorResponse>, Status> {
+    async fn get_sector(
+        &self,
+        request: Request<pb::GetSectorRequest>,
+    ) -> Result<Response<pb::GetSectorResponse>, Status> {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "sectors")?;
-        self.shared.caller(&request, READERS, "read sectors", &name.committee, &req.name).await?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        self.shared
+            .caller(
+                &request,
+                READERS,
+                "read sectors",
+                &name.committee,
+                &req.name,
+            )
+            .await?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         let found = self
             .read_sector(&mut conn, &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        Ok(Response::new(pb::GetSectorResponse { sector: Some(found) }))
+        Ok(Response::new(pb::GetSectorResponse {
+            sector: Some(found),
+        }))
     }
 
-    async fn list_sectors(&self, request: Request<pb::ListSectorsRequest>) -> Result<Response<pb::ListSectorsResponse>, Status> {
+    async fn list_sectors(
+        &self,
+        request: Request<pb::ListSectorsRequest>,
+    ) -> Result<Response<pb::ListSectorsResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.shared.caller(&request, READERS, "list sectors", &committee, &req.parent).await?;
+        self.shared
+            .caller(&request, READERS, "list sectors", &committee, &req.parent)
+            .await?;
         let query = ListQuery::new(
             &lists::SECTORS,
             ListRequest {
@@ -346,16 +460,34 @@ impl MemberService for MemberApi {
             },
             &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
         )?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        let keys = lists::catalogue_page(&mut conn, Catalogue::Sectors, &committee, req.show_deleted, &query)
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
             .await
             .map_err(classify_db_error)?;
+        let keys = lists::catalogue_page(
+            &mut conn,
+            Catalogue::Sectors,
+            &committee,
+            req.show_deleted,
+            &query,
+        )
+        .await
+        .map_err(classify_db_error)?;
         let (keys, next_page_token) = query.page(keys);
         let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
-        let rows = catalogue_store::sectors(&mut conn, &committee, &ids).await.map_err(classify_db_error)?;
+        let rows = catalogue_store::sectors(&mut conn, &committee, &ids)
+            .await
+            .map_err(classify_db_error)?;
         let by_id: HashMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
         Ok(Response::new(pb::ListSectorsResponse {
-            sectors: ids.iter().filter_map(|id| by_id.get(id)).map(|r| sector(r)).collect(),
+            sectors: ids
+                .iter()
+                .filter_map(|id| by_id.get(id))
+                .map(|r| sector(r))
+                .collect(),
             next_page_token,
         }))
     }
@@ -369,7 +501,16 @@ impl MemberService for MemberApi {
             return Err(ServiceError::invalid("sector", "required").into());
         };
         let name = ChildName::parse_field("sector.name", &input.name, "sectors")?;
-        let actor = self.shared.caller(&request, KEEPERS, "update sectors", &name.committee, &input.name).await?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                KEEPERS,
+                "update sectors",
+                &name.committee,
+                &input.name,
+            )
+            .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &SECTOR_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
             "kind" => input.kind != 0,
@@ -400,12 +541,16 @@ impl MemberService for MemberApi {
         let kind = sector_kind("sector.kind", merged.kind, &mut errors);
         let order = sort_order("sector.sort_order", merged.sort_order, &mut errors);
         errors.finish()?;
-        match catalogue_store::update_sector(change.conn(), name.id, &name_text, kind, order).await {
+        match catalogue_store::update_sector(change.conn(), name.id, &name_text, kind, order).await
+        {
             Ok(()) => {}
             Err(e) if constraint_violated(&e, SECTOR_NAME_KEY) => {
                 return Err(ServiceError::already_exists(
                     &input.name,
-                    format!("committees/{} already has a sector named {name_text}", name.committee),
+                    format!(
+                        "committees/{} already has a sector named {name_text}",
+                        name.committee
+                    ),
                 )
                 .into());
             }
@@ -415,12 +560,23 @@ impl MemberService for MemberApi {
             .read_sector(change.conn(), &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        change.audit(&name.committee, &input.name, Some(to_json(&before)), Some(to_json(&after)));
-        change.publish(&name.committee, &input.name, &pb::SectorChanged {
-            sector: Some(after.clone()),
-        });
+        change.audit(
+            &name.committee,
+            &input.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &input.name,
+            &pb::SectorChanged {
+                sector: Some(after.clone()),
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::UpdateSectorResponse { sector: Some(after) }))
+        Ok(Response::new(pb::UpdateSectorResponse {
+            sector: Some(after),
+        }))
     }
 
     async fn delete_sector(
@@ -429,7 +585,16 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::DeleteSectorResponse>, Status> {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "sectors")?;
-        let actor = self.shared.caller(&request, KEEPERS, "delete sectors", &name.committee, &req.name).await?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                KEEPERS,
+                "delete sectors",
+                &name.committee,
+                &req.name,
+            )
+            .await?;
         let mut change = self.shared.db.change(&actor).await?;
         let revision = catalogue_store::lock_sector(change.conn(), &name.committee, name.id)
             .await
@@ -447,18 +612,33 @@ impl MemberService for MemberApi {
             )
             .into());
         }
-        let before = self.read_sector(change.conn(), &name.committee, name.id).await?;
-        catalogue_store::delete_sector(change.conn(), name.id).await.map_err(classify_db_error)?;
+        let before = self
+            .read_sector(change.conn(), &name.committee, name.id)
+            .await?;
+        catalogue_store::delete_sector(change.conn(), name.id)
+            .await
+            .map_err(classify_db_error)?;
         let after = self
             .read_sector(change.conn(), &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        change.audit(&name.committee, &req.name, before.as_ref().map(to_json), Some(to_json(&after)));
-        change.publish(&name.committee, &req.name, &pb::SectorChanged {
-            sector: Some(after.clone()),
-        });
+        change.audit(
+            &name.committee,
+            &req.name,
+            before.as_ref().map(to_json),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &req.name,
+            &pb::SectorChanged {
+                sector: Some(after.clone()),
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::DeleteSectorResponse { sector: Some(after) }))
+        Ok(Response::new(pb::DeleteSectorResponse {
+            sector: Some(after),
+        }))
     }
 
     async fn create_special_committee(
@@ -469,14 +649,28 @@ impl MemberService for MemberApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "create special committees", &committee, &req.parent)
+            .caller(
+                &request,
+                KEEPERS,
+                "create special committees",
+                &committee,
+                &req.parent,
+            )
             .await?;
         let Some(input) = req.special_committee.as_ref() else {
             return Err(ServiceError::invalid("special_committee", "required").into());
         };
         let mut errors = Violations::default();
-        let name_text = display_name("special_committee.display_name", &input.display_name, &mut errors);
-        let order = sort_order("special_committee.sort_order", input.sort_order, &mut errors);
+        let name_text = display_name(
+            "special_committee.display_name",
+            &input.display_name,
+            &mut errors,
+        );
+        let order = sort_order(
+            "special_committee.sort_order",
+            input.sort_order,
+            &mut errors,
+        );
         errors.finish()?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "specialCommittees", id);
@@ -484,24 +678,54 @@ impl MemberService for MemberApi {
         without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
-            .claim_request_id("request_id", &req.request_id, &fingerprint(&without_id, &actor), &name)
+            .claim_request_id(
+                "request_id",
+                &req.request_id,
+                &fingerprint(&without_id, &actor),
+                &name,
+            )
             .await?
         {
             drop(change);
             let existing = ChildName::parse_field("name", &existing, "specialCommittees")?;
-            let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-            let found = self.read_special_committee(&mut conn, &committee, existing.id).await?;
-            return Ok(Response::new(pb::CreateSpecialCommitteeResponse { special_committee: found }));
+            let mut conn = self
+                .shared
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(classify_db_error)?;
+            let found = self
+                .read_special_committee(&mut conn, &committee, existing.id)
+                .await?;
+            return Ok(Response::new(pb::CreateSpecialCommitteeResponse {
+                special_committee: found,
+            }));
         }
-        if committee_store::get(change.conn(), &committee).await.map_err(classify_db_error)?.is_none() {
+        if committee_store::get(change.conn(), &committee)
+            .await
+            .map_err(classify_db_error)?
+            .is_none()
+        {
             return Err(ServiceError::not_found(&req.parent).into());
         }
-        match catalogue_store::insert_special_committee(change.conn(), id, &committee, &name_text, order).await {
+        match catalogue_store::insert_special_committee(
+            change.conn(),
+            id,
+            &committee,
+            &name_text,
+            order,
+        )
+        .await
+        {
             Ok(()) => {}
             Err(e) if constraint_violated(&e, SPECIAL_COMMITTEE_NAME_KEY) => {
                 return Err(ServiceError::already_exists(
                     &req.parent,
-                    format!("{} already has a special committee named {name_text}", req.parent),
+                    format!(
+                        "{} already has a special committee named {name_text}",
+                        req.parent
+                    ),
                 )
                 .into());
             }
@@ -512,9 +736,13 @@ impl MemberService for MemberApi {
             .await?
             .ok_or_else(|| ServiceError::internal("the special committee just written is gone"))?;
         change.audit(&committee, &name, None, Some(to_json(&created)));
-        change.publish(&committee, &name, &pb::SpecialCommitteeChanged {
-            special_committee: Some(created.clone()),
-        });
+        change.publish(
+            &committee,
+            &name,
+            &pb::SpecialCommitteeChanged {
+                special_committee: Some(created.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::CreateSpecialCommitteeResponse {
             special_committee: Some(created),
@@ -528,9 +756,21 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "specialCommittees")?;
         self.shared
-            .caller(&request, READERS, "read special committees", &name.committee, &req.name)
+            .caller(
+                &request,
+                READERS,
+                "read special committees",
+                &name.committee,
+                &req.name,
+            )
             .await?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         let found = self
             .read_special_committee(&mut conn, &name.committee, name.id)
             .await?
@@ -547,7 +787,13 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(&request, READERS, "list special committees", &committee, &req.parent)
+            .caller(
+                &request,
+                READERS,
+                "list special committees",
+                &committee,
+                &req.parent,
+            )
             .await?;
         let query = ListQuery::new(
             &lists::SPECIAL_COMMITTEES,
@@ -559,10 +805,22 @@ impl MemberService for MemberApi {
             },
             &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
         )?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        let keys = lists::catalogue_page(&mut conn, Catalogue::SpecialCommittees, &committee, req.show_deleted, &query)
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
             .await
             .map_err(classify_db_error)?;
+        let keys = lists::catalogue_page(
+            &mut conn,
+            Catalogue::SpecialCommittees,
+            &committee,
+            req.show_deleted,
+            &query,
+        )
+        .await
+        .map_err(classify_db_error)?;
         let (keys, next_page_token) = query.page(keys);
         let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
         let rows = catalogue_store::special_committees(&mut conn, &committee, &ids)
@@ -570,7 +828,11 @@ impl MemberService for MemberApi {
             .map_err(classify_db_error)?;
         let by_id: HashMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
         Ok(Response::new(pb::ListSpecialCommitteesResponse {
-            special_committees: ids.iter().filter_map(|id| by_id.get(id)).map(|r| special_committee(r)).collect(),
+            special_committees: ids
+                .iter()
+                .filter_map(|id| by_id.get(id))
+                .map(|r| special_committee(r))
+                .collect(),
             next_page_token,
         }))
     }
@@ -583,21 +845,33 @@ impl MemberService for MemberApi {
         let Some(input) = req.special_committee.as_ref() else {
             return Err(ServiceError::invalid("special_committee", "required").into());
         };
-        let name = ChildName::parse_field("special_committee.name", &input.name, "specialCommittees")?;
+        let name =
+            ChildName::parse_field("special_committee.name", &input.name, "specialCommittees")?;
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "update special committees", &name.committee, &input.name)
+            .caller(
+                &request,
+                KEEPERS,
+                "update special committees",
+                &name.committee,
+                &input.name,
+            )
             .await?;
-        let mask = fieldmask::resolve(req.update_mask.as_ref(), &SPECIAL_COMMITTEE_MASK, |f| match f {
-            "display_name" => !input.display_name.is_empty(),
-            "sort_order" => input.sort_order != 0,
-            _ => false,
-        })?;
+        let mask = fieldmask::resolve(
+            req.update_mask.as_ref(),
+            &SPECIAL_COMMITTEE_MASK,
+            |f| match f {
+                "display_name" => !input.display_name.is_empty(),
+                "sort_order" => input.sort_order != 0,
+                _ => false,
+            },
+        )?;
         let mut change = self.shared.db.change(&actor).await?;
-        let revision = catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
+        let revision =
+            catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
+                .await
+                .map_err(classify_db_error)?
+                .ok_or_else(|| ServiceError::not_found(&input.name))?;
         etag::check(&input.etag, revision, &input.name)?;
         let before = self
             .read_special_committee(change.conn(), &name.committee, name.id)
@@ -612,15 +886,28 @@ impl MemberService for MemberApi {
             }
         }
         let mut errors = Violations::default();
-        let name_text = display_name("special_committee.display_name", &merged.display_name, &mut errors);
-        let order = sort_order("special_committee.sort_order", merged.sort_order, &mut errors);
+        let name_text = display_name(
+            "special_committee.display_name",
+            &merged.display_name,
+            &mut errors,
+        );
+        let order = sort_order(
+            "special_committee.sort_order",
+            merged.sort_order,
+            &mut errors,
+        );
         errors.finish()?;
-        match catalogue_store::update_special_committee(change.conn(), name.id, &name_text, order).await {
+        match catalogue_store::update_special_committee(change.conn(), name.id, &name_text, order)
+            .await
+        {
             Ok(()) => {}
             Err(e) if constraint_violated(&e, SPECIAL_COMMITTEE_NAME_KEY) => {
                 return Err(ServiceError::already_exists(
                     &input.name,
-                    format!("committees/{} already has a special committee named {name_text}", name.committee),
+                    format!(
+                        "committees/{} already has a special committee named {name_text}",
+                        name.committee
+                    ),
                 )
                 .into());
             }
@@ -630,10 +917,19 @@ impl MemberService for MemberApi {
             .read_special_committee(change.conn(), &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        change.audit(&name.committee, &input.name, Some(to_json(&before)), Some(to_json(&after)));
-        change.publish(&name.committee, &input.name, &pb::SpecialCommitteeChanged {
-            special_committee: Some(after.clone()),
-        });
+        change.audit(
+            &name.committee,
+            &input.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &input.name,
+            &pb::SpecialCommitteeChanged {
+                special_committee: Some(after.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::UpdateSpecialCommitteeResponse {
             special_committee: Some(after),
@@ -648,13 +944,20 @@ impl MemberService for MemberApi {
         let name = ChildName::parse_field("name", &req.name, "specialCommittees")?;
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "delete special committees", &name.committee, &req.name)
+            .caller(
+                &request,
+                KEEPERS,
+                "delete special committees",
+                &name.committee,
+                &req.name,
+            )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
-        let revision = catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
+        let revision =
+            catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
+                .await
+                .map_err(classify_db_error)?
+                .ok_or_else(|| ServiceError::not_found(&req.name))?;
         etag::check(&req.etag, revision, &req.name)?;
         let seats = catalogue_store::seat_count(change.conn(), name.id)
             .await
@@ -663,11 +966,15 @@ impl MemberService for MemberApi {
             return Err(ServiceError::failed_precondition(
                 "IN_USE",
                 &req.name,
-                format!("{seats} members sit on this special committee; remove them before deleting it"),
+                format!(
+                    "{seats} members sit on this special committee; remove them before deleting it"
+                ),
             )
             .into());
         }
-        let before = self.read_special_committee(change.conn(), &name.committee, name.id).await?;
+        let before = self
+            .read_special_committee(change.conn(), &name.committee, name.id)
+            .await?;
         catalogue_store::delete_special_committee(change.conn(), name.id)
             .await
             .map_err(classify_db_error)?;
@@ -675,10 +982,19 @@ impl MemberService for MemberApi {
             .read_special_committee(change.conn(), &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        change.audit(&name.committee, &req.name, before.as_ref().map(to_json), Some(to_json(&after)));
-        change.publish(&name.committee, &req.name, &pb::SpecialCommitteeChanged {
-            special_committee: Some(after.clone()),
-        });
+        change.audit(
+            &name.committee,
+            &req.name,
+            before.as_ref().map(to_json),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &req.name,
+            &pb::SpecialCommitteeChanged {
+                special_committee: Some(after.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::DeleteSpecialCommitteeResponse {
             special_committee: Some(after),
@@ -691,7 +1007,11 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::AddSpecialCommitteeMemberResponse>, Status> {
         let req = request.get_ref();
         let mut errors = Violations::default();
-        let sc = ChildName::parse_field("special_committee", &req.special_committee, "specialCommittees");
+        let sc = ChildName::parse_field(
+            "special_committee",
+            &req.special_committee,
+            "specialCommittees",
+        );
         let member = ChildName::parse_field("member", &req.member, "members");
         let position = match pb::SpecialCommitteePosition::try_from(req.position) {
             Ok(pb::SpecialCommitteePosition::Unspecified) => {
@@ -700,23 +1020,39 @@ impl MemberService for MemberApi {
             }
             Ok(p) => p as i16,
             Err(_) => {
-                errors.add("position", format!("{} is not a SpecialCommitteePosition value", req.position));
+                errors.add(
+                    "position",
+                    format!("{} is not a SpecialCommitteePosition value", req.position),
+                );
                 0
             }
         };
-        for e in [sc.as_ref().err(), member.as_ref().err()].into_iter().flatten() {
+        for e in [sc.as_ref().err(), member.as_ref().err()]
+            .into_iter()
+            .flatten()
+        {
             for v in e.field_violations() {
                 errors.add(v.field.clone(), v.description.clone());
             }
         }
         if let (Ok(sc), Ok(member)) = (&sc, &member) {
-            errors.check(sc.committee != member.committee, "member", "belongs to another committee than the special committee");
+            errors.check(
+                sc.committee != member.committee,
+                "member",
+                "belongs to another committee than the special committee",
+            );
         }
         errors.finish()?;
         let (sc, member) = (sc?, member?);
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "seat members on special committees", &sc.committee, &req.special_committee)
+            .caller(
+                &request,
+                KEEPERS,
+                "seat members on special committees",
+                &sc.committee,
+                &req.special_committee,
+            )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         catalogue_store::lock_special_committee(change.conn(), &sc.committee, sc.id)
@@ -727,7 +1063,8 @@ impl MemberService for MemberApi {
             .await
             .map_err(classify_db_error)?
             .ok_or_else(|| ServiceError::not_found(&req.member))?;
-        let status = MemberStatus::from_number(status).ok_or_else(|| ServiceError::internal("unknown member status"))?;
+        let status = MemberStatus::from_number(status)
+            .ok_or_else(|| ServiceError::internal("unknown member status"))?;
         if status != MemberStatus::Active {
             return Err(ServiceError::failed_precondition(
                 "STATE",
@@ -737,7 +1074,9 @@ impl MemberService for MemberApi {
             .with_metadata("current_state", status.to_proto().as_str_name())
             .into());
         }
-        let seat_row = match catalogue_store::upsert_seat(change.conn(), sc.id, member.id, position).await {
+        let seat_row = match catalogue_store::upsert_seat(change.conn(), sc.id, member.id, position)
+            .await
+        {
             Ok(row) => row,
             Err(e) if constraint_violated(&e, CHAIR_KEY) => {
                 return Err(ServiceError::failed_precondition(
@@ -752,13 +1091,19 @@ impl MemberService for MemberApi {
         catalogue_store::touch_special_committee(change.conn(), sc.id)
             .await
             .map_err(classify_db_error)?;
-        member_store::touch(change.conn(), member.id).await.map_err(classify_db_error)?;
+        member_store::touch(change.conn(), member.id)
+            .await
+            .map_err(classify_db_error)?;
         let membership = seat(&sc.committee, &seat_row);
         let resource = format!("{}/members/{}", req.special_committee, member.id);
         change.audit(&sc.committee, &resource, None, Some(to_json(&membership)));
-        change.publish(&sc.committee, &req.special_committee, &pb::SpecialCommitteeMemberAdded {
-            membership: Some(membership.clone()),
-        });
+        change.publish(
+            &sc.committee,
+            &req.special_committee,
+            &pb::SpecialCommitteeMemberAdded {
+                membership: Some(membership.clone()),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::AddSpecialCommitteeMemberResponse {
             membership: Some(membership),
@@ -770,11 +1115,21 @@ impl MemberService for MemberApi {
         request: Request<pb::RemoveSpecialCommitteeMemberRequest>,
     ) -> Result<Response<pb::RemoveSpecialCommitteeMemberResponse>, Status> {
         let req = request.get_ref();
-        let sc = ChildName::parse_field("special_committee", &req.special_committee, "specialCommittees")?;
+        let sc = ChildName::parse_field(
+            "special_committee",
+            &req.special_committee,
+            "specialCommittees",
+        )?;
         let member = ChildName::parse_field("member", &req.member, "members")?;
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "remove members from special committees", &sc.committee, &req.special_committee)
+            .caller(
+                &request,
+                KEEPERS,
+                "remove members from special committees",
+                &sc.committee,
+                &req.special_committee,
+            )
             .await?;
         let resource = format!("{}/members/{}", req.special_committee, member.id);
         let mut change = self.shared.db.change(&actor).await?;
@@ -788,12 +1143,23 @@ impl MemberService for MemberApi {
         catalogue_store::touch_special_committee(change.conn(), sc.id)
             .await
             .map_err(classify_db_error)?;
-        member_store::touch(change.conn(), member.id).await.map_err(classify_db_error)?;
-        change.audit(&sc.committee, &resource, Some(serde_json::json!({"member": req.member})), None);
-        change.publish(&sc.committee, &req.special_committee, &pb::SpecialCommitteeMemberRemoved {
-            special_committee: req.special_committee.clone(),
-            member: req.member.clone(),
-        });
+        member_store::touch(change.conn(), member.id)
+            .await
+            .map_err(classify_db_error)?;
+        change.audit(
+            &sc.committee,
+            &resource,
+            Some(serde_json::json!({"member": req.member})),
+            None,
+        );
+        change.publish(
+            &sc.committee,
+            &req.special_committee,
+            &pb::SpecialCommitteeMemberRemoved {
+                special_committee: req.special_committee.clone(),
+                member: req.member.clone(),
+            },
+        );
         change.commit().await?;
         Ok(Response::new(pb::RemoveSpecialCommitteeMemberResponse {}))
     }
@@ -805,7 +1171,13 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let sc = ChildName::parse_field("parent", &req.parent, "specialCommittees")?;
         self.shared
-            .caller(&request, READERS, "list special committee members", &sc.committee, &req.parent)
+            .caller(
+                &request,
+                READERS,
+                "list special committee members",
+                &sc.committee,
+                &req.parent,
+            )
             .await?;
         let query = ListQuery::new(
             &SEATS,
@@ -817,11 +1189,23 @@ impl MemberService for MemberApi {
             &[&req.parent],
         )?;
         let after = match query.after() {
-            Some([Key::Int(position), Key::Text(name), Key::Uuid(id)]) => Some((*position as i16, name.clone(), *id)),
+            Some([Key::Int(position), Key::Text(name), Key::Uuid(id)]) => {
+                Some((*position as i16, name.clone(), *id))
+            }
             _ => None,
         };
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        if self.read_special_committee(&mut conn, &sc.committee, sc.id).await?.is_none() {
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
+        if self
+            .read_special_committee(&mut conn, &sc.committee, sc.id)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::not_found(&req.parent).into());
         }
         let rows = catalogue_store::seats(&mut conn, sc.id, after, query.limit as i64 + 1)
@@ -841,7 +1225,10 @@ impl MemberService for MemberApi {
     ) -> Result<Response<pb::CreateMemberResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let actor = self.shared.caller(&request, KEEPERS, "create members", &committee, &req.parent).await?;
+        let actor = self
+            .shared
+            .caller(&request, KEEPERS, "create members", &committee, &req.parent)
+            .await?;
         let Some(input) = req.member.as_ref() else {
             return Err(ServiceError::invalid("member", "required").into());
         };
@@ -852,12 +1239,23 @@ impl MemberService for MemberApi {
         without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
-            .claim_request_id("request_id", &req.request_id, &fingerprint(&without_id, &actor), &name)
+            .claim_request_id(
+                "request_id",
+                &req.request_id,
+                &fingerprint(&without_id, &actor),
+                &name,
+            )
             .await?
         {
             drop(change);
             let existing = ChildName::parse_field("name", &existing, "members")?;
-            let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+            let mut conn = self
+                .shared
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(classify_db_error)?;
             let row = self
                 .member_row(&mut conn, &committee, existing.id)
                 .await?
@@ -866,7 +1264,9 @@ impl MemberService for MemberApi {
                 member: Some(self.shared.member(&row, false)?),
             }));
         }
-        let term = self.check_references(&mut change, &committee, &fields).await?;
+        let term = self
+            .check_references(&mut change, &committee, &fields)
+            .await?;
         let write = self.write(id, &fields, term)?;
         match member_store::insert(change.conn(), id, &committee, &write).await {
             Ok(()) => {}
@@ -882,26 +1282,54 @@ impl MemberService for MemberApi {
             .ok_or_else(|| ServiceError::internal("the member just written is gone"))?;
         let created = self.shared.member(&row, false)?;
         change.audit(&committee, &name, None, Some(to_json(&created)));
-        change.publish(&committee, &name, &pb::MemberCreated {
-            member: Some(created.clone()),
-        });
+        change.publish(
+            &committee,
+            &name,
+            &pb::MemberCreated {
+                member: Some(created.clone()),
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::CreateMemberResponse { member: Some(created) }))
+        Ok(Response::new(pb::CreateMemberResponse {
+            member: Some(created),
+        }))
     }
 
-    async fn get_member(&self, request: Request<pb::GetMemberRequest>) -> Result<Response<pb::GetMemberResponse>, Status> {
+    async fn get_member(
+        &self,
+        request: Request<pb::GetMemberRequest>,
+    ) -> Result<Response<pb::GetMemberResponse>, Status> {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "members")?;
-        let actor = self.shared.caller(&request, READERS, "read members", &name.committee, &req.name).await?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                READERS,
+                "read members",
+                &name.committee,
+                &req.name,
+            )
+            .await?;
         let full = view(req.view, true)?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
         let row = self
             .member_row(&mut conn, &name.committee, name.id)
             .await?
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
         drop(conn);
-        let mut members = self.members_for(&actor, &name.committee, &[row], full).await?;
-        Ok(Response::new(pb::GetMemberResponse { member: members.pop() }))
+        let mut members = self
+            .members_for(&actor, &name.committee, &[row], full)
+            .await?;
+        Ok(Response::new(pb::GetMemberResponse {
+            member: members.pop(),
+        }))
     }
 
     async fn batch_get_members(
@@ -911,20 +1339,38 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let mut errors = Violations::default();
-        errors.check(req.names.len() > 1000, "names", format!("at most 1000 names, not {}", req.names.len()));
+        errors.check(
+            req.names.len() > 1000,
+            "names",
+            format!("at most 1000 names, not {}", req.names.len()),
+        );
         let mut ids = Vec::with_capacity(req.names.len());
         for (i, n) in req.names.iter().enumerate() {
             match ChildName::parse(n, "members") {
                 Some(c) if c.committee == committee => ids.push(c.id),
-                Some(_) => errors.add(format!("names[{i}]"), format!("`{n}` is not in {}", req.parent)),
+                Some(_) => errors.add(
+                    format!("names[{i}]"),
+                    format!("`{n}` is not in {}", req.parent),
+                ),
                 None => errors.add(format!("names[{i}]"), format!("`{n}` is not a member name")),
             }
         }
         errors.finish()?;
-        let actor = self.shared.caller(&request, READERS, "read members", &committee, &req.parent).await?;
+        let actor = self
+            .shared
+            .caller(&request, READERS, "read members", &committee, &req.parent)
+            .await?;
         let full = view(req.view, true)?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        let rows = member_store::get_many(&mut conn, &committee, &ids).await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
+        let rows = member_store::get_many(&mut conn, &committee, &ids)
+            .await
+            .map_err(classify_db_error)?;
         drop(conn);
         let mut by_id: HashMap<Uuid, MemberRow> = rows.into_iter().map(|r| (r.id, r)).collect();
         let mut ordered = Vec::with_capacity(ids.len());
@@ -940,19 +1386,33 @@ impl MemberService for MemberApi {
         Ok(Response::new(pb::BatchGetMembersResponse { members }))
     }
 
-    async fn list_members(&self, request: Request<pb::ListMembersRequest>) -> Result<Response<pb::ListMembersResponse>, Status> {
+    async fn list_members(
+        &self,
+        request: Request<pb::ListMembersRequest>,
+    ) -> Result<Response<pb::ListMembersResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let actor = self.shared.caller(&request, READERS, "list members", &committee, &req.parent).await?;
+        let actor = self
+            .shared
+            .caller(&request, READERS, "list members", &committee, &req.parent)
+            .await?;
         let full = view(req.view, false)?;
         let spec = match pb::NameCollation::try_from(req.collation) {
             Ok(pb::NameCollation::Pinyin) => &lists::MEMBERS_BY_PINYIN,
             Ok(_) => &lists::MEMBERS_BY_STROKE,
             Err(_) => {
-                return Err(ServiceError::invalid("collation", format!("{} is not a NameCollation value", req.collation)).into());
+                return Err(ServiceError::invalid(
+                    "collation",
+                    format!("{} is not a NameCollation value", req.collation),
+                )
+                .into());
             }
         };
-        let collation = if std::ptr::eq(spec, &lists::MEMBERS_BY_PINYIN) { "pinyin" } else { "stroke" };
+        let collation = if std::ptr::eq(spec, &lists::MEMBERS_BY_PINYIN) {
+            "pinyin"
+        } else {
+            "stroke"
+        };
         let query = ListQuery::new(
             spec,
             ListRequest {
@@ -963,12 +1423,24 @@ impl MemberService for MemberApi {
             },
             &[&req.parent, collation],
         )?;
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        let keys = lists::member_page(&mut conn, &committee, &query).await.map_err(classify_db_error)?;
-        let total = lists::member_count(&mut conn, &committee, &query).await.map_err(classify_db_error)?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
+        let keys = lists::member_page(&mut conn, &committee, &query)
+            .await
+            .map_err(classify_db_error)?;
+        let total = lists::member_count(&mut conn, &committee, &query)
+            .await
+            .map_err(classify_db_error)?;
         let (keys, next_page_token) = query.page(keys);
         let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
-        let rows = member_store::get_many(&mut conn, &committee, &ids).await.map_err(classify_db_error)?;
+        let rows = member_store::get_many(&mut conn, &committee, &ids)
+            .await
+            .map_err(classify_db_error)?;
         drop(conn);
         let mut by_id: HashMap<Uuid, MemberRow> = rows.into_iter().map(|r| (r.id, r)).collect();
         let ordered: Vec<MemberRow> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
@@ -989,21 +1461,39 @@ impl MemberService for MemberApi {
             return Err(ServiceError::invalid("member", "required").into());
         };
         let name = ChildName::parse_field("member.name", &input.name, "members")?;
-        let actor = self.shared.caller(&request, KEEPERS, "update members", &name.committee, &input.name).await?;
-        let mask = fieldmask::resolve(req.update_mask.as_ref(), &MEMBER_MASK, |f| rules::is_set(input, f))?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                KEEPERS,
+                "update members",
+                &name.committee,
+                &input.name,
+            )
+            .await?;
+        let mask = fieldmask::resolve(req.update_mask.as_ref(), &MEMBER_MASK, |f| {
+            rules::is_set(input, f)
+        })?;
         let mut change = self.shared.db.change(&actor).await?;
-        let current = self.lock_member(&mut change, &name, &input.name, &input.etag).await?;
+        let current = self
+            .lock_member(&mut change, &name, &input.name, &input.etag)
+            .await?;
         let before = self.shared.member(&current, true)?;
         let mut merged = before.clone();
         rules::merge(&mut merged, input, &mask);
         let fields = MemberFields::parse(&merged, &name.committee, "member")?;
-        let term = self.check_references(&mut change, &name.committee, &fields).await?;
+        let term = self
+            .check_references(&mut change, &name.committee, &fields)
+            .await?;
         let write = self.write(name.id, &fields, term)?;
         match member_store::update(change.conn(), name.id, &write).await {
             Ok(()) => {}
             Err(e) if constraint_violated(&e, ID_NUMBER_KEY) => {
                 drop(change);
-                return Err(self.duplicate_id_number(&name.committee, &fields).await.into());
+                return Err(self
+                    .duplicate_id_number(&name.committee, &fields)
+                    .await
+                    .into());
             }
             Err(e) => return Err(classify_db_error(e).into()),
         }
@@ -1012,15 +1502,26 @@ impl MemberService for MemberApi {
             .await?
             .ok_or_else(|| ServiceError::not_found(&input.name))?;
         let after = self.shared.member(&row, false)?;
-        change.audit(&name.committee, &input.name, Some(to_json(&masked(before))), Some(to_json(&after)));
-        change.publish(&name.committee, &input.name, &pb::MemberUpdated {
-            member: Some(after.clone()),
-            update_mask: Some(prost_types::FieldMask {
-                paths: mask.iter().map(|f| f.to_string()).collect(),
-            }),
-        });
+        change.audit(
+            &name.committee,
+            &input.name,
+            Some(to_json(&masked(before))),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &input.name,
+            &pb::MemberUpdated {
+                member: Some(after.clone()),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: mask.iter().map(|f| f.to_string()).collect(),
+                }),
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::UpdateMemberResponse { member: Some(after) }))
+        Ok(Response::new(pb::UpdateMemberResponse {
+            member: Some(after),
+        }))
     }
 
     async fn change_member_status(
@@ -1040,22 +1541,32 @@ impl MemberService for MemberApi {
             errors.add("reason", e);
             String::new()
         });
-        let effective = parse_date("effective_date", req.effective_date.as_ref()).unwrap_or_else(|e| {
-            for v in e.field_violations() {
-                errors.add(v.field.clone(), v.description.clone());
-            }
-            None
-        });
+        let effective =
+            parse_date("effective_date", req.effective_date.as_ref()).unwrap_or_else(|e| {
+                for v in e.field_violations() {
+                    errors.add(v.field.clone(), v.description.clone());
+                }
+                None
+            });
         errors.finish()?;
         let to = to.expect("checked above");
         let effective = effective.unwrap_or_else(today);
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "change a member's status", &name.committee, &req.name)
+            .caller(
+                &request,
+                KEEPERS,
+                "change a member's status",
+                &name.committee,
+                &req.name,
+            )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
-        let current = self.lock_member(&mut change, &name, &req.name, &req.etag).await?;
-        let from = MemberStatus::from_number(current.status).ok_or_else(|| ServiceError::internal("unknown member status"))?;
+        let current = self
+            .lock_member(&mut change, &name, &req.name, &req.etag)
+            .await?;
+        let from = MemberStatus::from_number(current.status)
+            .ok_or_else(|| ServiceError::internal("unknown member status"))?;
         let to = from.transition(to).map_err(|e| {
             ServiceError::failed_precondition("STATE", &req.name, e.to_string())
                 .with_metadata("current_state", from.to_proto().as_str_name())
@@ -1081,16 +1592,27 @@ impl MemberService for MemberApi {
             .await?
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
         let after = self.shared.member(&row, false)?;
-        change.audit(&name.committee, &req.name, Some(to_json(&before)), Some(to_json(&after)));
-        change.publish(&name.committee, &req.name, &pb::MemberStatusChanged {
-            member: req.name.clone(),
-            from_status: from.to_proto() as i32,
-            to_status: to.to_proto() as i32,
-            effective_date: Some(date(effective)),
-            reason,
-        });
+        change.audit(
+            &name.committee,
+            &req.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            &name.committee,
+            &req.name,
+            &pb::MemberStatusChanged {
+                member: req.name.clone(),
+                from_status: from.to_proto() as i32,
+                to_status: to.to_proto() as i32,
+                effective_date: Some(date(effective)),
+                reason,
+            },
+        );
         change.commit().await?;
-        Ok(Response::new(pb::ChangeMemberStatusResponse { member: Some(after) }))
+        Ok(Response::new(pb::ChangeMemberStatusResponse {
+            member: Some(after),
+        }))
     }
 
     async fn list_member_status_changes(
@@ -1100,7 +1622,13 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("parent", &req.parent, "members")?;
         self.shared
-            .caller(&request, READERS, "read members' status history", &name.committee, &req.parent)
+            .caller(
+                &request,
+                READERS,
+                "read members' status history",
+                &name.committee,
+                &req.parent,
+            )
             .await?;
         let query = ListQuery::new(
             &STATUS_CHANGES,
@@ -1115,8 +1643,18 @@ impl MemberService for MemberApi {
             Some([Key::Int(id)]) => *id,
             _ => 0,
         };
-        let mut conn = self.shared.db.pool().acquire().await.map_err(classify_db_error)?;
-        if self.member_row(&mut conn, &name.committee, name.id).await?.is_none() {
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
+        if self
+            .member_row(&mut conn, &name.committee, name.id)
+            .await?
+            .is_none()
+        {
             return Err(ServiceError::not_found(&req.parent).into());
         }
         let rows = member_store::status_changes(&mut conn, name.id, after, query.limit as i64 + 1)
@@ -1159,7 +1697,10 @@ fn view(view: i32, default_full: bool) -> Result<bool, ServiceError> {
         Ok(pb::MemberView::Unspecified) => Ok(default_full),
         Ok(pb::MemberView::Basic) => Ok(false),
         Ok(pb::MemberView::Full) => Ok(true),
-        Err(_) => Err(ServiceError::invalid("view", format!("{view} is not a MemberView value"))),
+        Err(_) => Err(ServiceError::invalid(
+            "view",
+            format!("{view} is not a MemberView value"),
+        )),
     }
 }
 

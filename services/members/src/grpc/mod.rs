@@ -54,7 +54,12 @@ pub struct Shared {
 impl Shared {
     /// Answers `NOT_FOUND` for `resource` unless the caller acts in
     /// `committee`, exactly as if it did not exist; the refusal is audited.
-    async fn check_committee(&self, actor: &Actor, committee: &str, resource: &str) -> Result<(), ServiceError> {
+    async fn check_committee(
+        &self,
+        actor: &Actor,
+        committee: &str,
+        resource: &str,
+    ) -> Result<(), ServiceError> {
         if actor.in_committee(committee) {
             return Ok(());
         }
@@ -87,13 +92,15 @@ impl Shared {
     /// Whether `actor` may see the personal data of `member`: an admin of
     /// its committee, or the member itself.
     fn entitled(actor: &Actor, member: &str) -> bool {
-        actor.role == Role::Admin || (actor.role == Role::Member && actor.member.as_deref() == Some(member))
+        actor.role == Role::Admin
+            || (actor.role == Role::Member && actor.member.as_deref() == Some(member))
     }
 
     /// A member as a message, personal data unmasked only if `unmask`.
     fn member(&self, row: &MemberRow, unmask: bool) -> Result<pb::Member, ServiceError> {
         let name = ChildName::format(&row.committee_id, "members", row.id);
-        let links: Vec<Link> = serde_json::from_value(row.links.clone()).map_err(ServiceError::internal)?;
+        let links: Vec<Link> =
+            serde_json::from_value(row.links.clone()).map_err(ServiceError::internal)?;
         let (id_number, phone, birth_date) = if unmask {
             let id_number = self
                 .pii
@@ -118,8 +125,16 @@ impl Shared {
             };
             (id_number, phone, birth_date)
         } else {
-            let birth_date = row.birth_year.map(|year| common::Date { year, month: 0, day: 0 });
-            (row.id_number_masked.clone(), row.phone_masked.clone(), birth_date)
+            let birth_date = row.birth_year.map(|year| common::Date {
+                year,
+                month: 0,
+                day: 0,
+            });
+            (
+                row.id_number_masked.clone(),
+                row.phone_masked.clone(),
+                birth_date,
+            )
         };
         Ok(pb::Member {
             name,
@@ -224,7 +239,11 @@ fn special_committee(row: &SpecialCommitteeRow) -> pb::SpecialCommittee {
 
 fn seat(committee: &str, row: &SeatRow) -> pb::SpecialCommitteeMembership {
     pb::SpecialCommitteeMembership {
-        special_committee: ChildName::format(committee, "specialCommittees", row.special_committee_id),
+        special_committee: ChildName::format(
+            committee,
+            "specialCommittees",
+            row.special_committee_id,
+        ),
         member: ChildName::format(committee, "members", row.member_id),
         member_display_name: row.member_display_name.clone(),
         position: row.position.into(),

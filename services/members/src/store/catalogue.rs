@@ -48,7 +48,11 @@ pub async fn insert_sector(
 }
 
 /// Reads sectors by id (in any order), with their member counts.
-pub async fn sectors(conn: &mut PgConnection, committee: &str, ids: &[Uuid]) -> Result<Vec<SectorRow>, sqlx::Error> {
+pub async fn sectors(
+    conn: &mut PgConnection,
+    committee: &str,
+    ids: &[Uuid],
+) -> Result<Vec<SectorRow>, sqlx::Error> {
     sqlx::query_as!(
         SectorRow,
         r#"SELECT s.id, s.committee_id, s.display_name, s.kind, s.sort_order, s.revision,
@@ -63,7 +67,11 @@ pub async fn sectors(conn: &mut PgConnection, committee: &str, ids: &[Uuid]) -> 
     .await
 }
 
-pub async fn lock_sector(conn: &mut PgConnection, committee: &str, id: Uuid) -> Result<Option<i64>, sqlx::Error> {
+pub async fn lock_sector(
+    conn: &mut PgConnection,
+    committee: &str,
+    id: Uuid,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar!(
         "SELECT revision FROM members.sector WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL FOR UPDATE",
         committee,
@@ -96,9 +104,12 @@ pub async fn update_sector(
 
 /// How many members (in any status) sit for a sector.
 pub async fn sector_member_count(conn: &mut PgConnection, id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM members.member WHERE sector_id = $1"#, id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM members.member WHERE sector_id = $1"#,
+        id
+    )
+    .fetch_one(conn)
+    .await
 }
 
 pub async fn delete_sector(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
@@ -112,7 +123,11 @@ pub async fn delete_sector(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx
 }
 
 /// Whether a live sector with this id belongs to the committee.
-pub async fn sector_exists(conn: &mut PgConnection, committee: &str, id: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn sector_exists(
+    conn: &mut PgConnection,
+    committee: &str,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT EXISTS (SELECT 1 FROM members.sector
                           WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL) AS "exists!""#,
@@ -213,7 +228,10 @@ pub async fn update_special_committee(
     .map(drop)
 }
 
-pub async fn delete_special_committee(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
+pub async fn delete_special_committee(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE members.special_committee SET delete_time = now(), update_time = now(), revision = revision + 1
          WHERE id = $1",
@@ -273,7 +291,11 @@ pub async fn upsert_seat(
 }
 
 /// Removes a seat; whether there was one.
-pub async fn delete_seat(conn: &mut PgConnection, special_committee: Uuid, member: Uuid) -> Result<bool, sqlx::Error> {
+pub async fn delete_seat(
+    conn: &mut PgConnection,
+    special_committee: Uuid,
+    member: Uuid,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "DELETE FROM members.special_committee_member WHERE special_committee_id = $1 AND member_id = $2",
         special_committee,
@@ -285,7 +307,10 @@ pub async fn delete_seat(conn: &mut PgConnection, special_committee: Uuid, membe
 }
 
 /// How many seats a special committee has.
-pub async fn seat_count(conn: &mut PgConnection, special_committee: Uuid) -> Result<i64, sqlx::Error> {
+pub async fn seat_count(
+    conn: &mut PgConnection,
+    special_committee: Uuid,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM members.special_committee_member WHERE special_committee_id = $1"#,
         special_committee,

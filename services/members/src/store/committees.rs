@@ -32,7 +32,11 @@ pub struct CommitteeFields {
 /// The primary key, whose violation means the id is taken.
 pub const COMMITTEE_PKEY: &str = "committee_pkey";
 
-pub async fn insert(conn: &mut PgConnection, id: &str, f: &CommitteeFields) -> Result<CommitteeRow, sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: &str,
+    f: &CommitteeFields,
+) -> Result<CommitteeRow, sqlx::Error> {
     sqlx::query_as!(
         CommitteeRow,
         "INSERT INTO members.committee (id, display_name, level, parent, current_term, term_start_date, region_code)
@@ -64,7 +68,10 @@ pub async fn get(conn: &mut PgConnection, id: &str) -> Result<Option<CommitteeRo
 }
 
 /// Locks and reads a committee for an update.
-pub async fn get_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<CommitteeRow>, sqlx::Error> {
+pub async fn get_for_update(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<CommitteeRow>, sqlx::Error> {
     sqlx::query_as!(
         CommitteeRow,
         "SELECT id, display_name, level, parent, current_term, term_start_date, region_code,
@@ -76,7 +83,10 @@ pub async fn get_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<
     .await
 }
 
-pub async fn get_many(conn: &mut PgConnection, ids: &[String]) -> Result<Vec<CommitteeRow>, sqlx::Error> {
+pub async fn get_many(
+    conn: &mut PgConnection,
+    ids: &[String],
+) -> Result<Vec<CommitteeRow>, sqlx::Error> {
     sqlx::query_as!(
         CommitteeRow,
         "SELECT id, display_name, level, parent, current_term, term_start_date, region_code,
@@ -88,7 +98,11 @@ pub async fn get_many(conn: &mut PgConnection, ids: &[String]) -> Result<Vec<Com
     .await
 }
 
-pub async fn update(conn: &mut PgConnection, id: &str, f: &CommitteeFields) -> Result<CommitteeRow, sqlx::Error> {
+pub async fn update(
+    conn: &mut PgConnection,
+    id: &str,
+    f: &CommitteeFields,
+) -> Result<CommitteeRow, sqlx::Error> {
     sqlx::query_as!(
         CommitteeRow,
         "UPDATE members.committee
@@ -116,7 +130,10 @@ pub struct SettingsRow {
     pub update_time: OffsetDateTime,
 }
 
-pub async fn settings(conn: &mut PgConnection, id: &str) -> Result<Option<SettingsRow>, sqlx::Error> {
+pub async fn settings(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<SettingsRow>, sqlx::Error> {
     sqlx::query_as!(
         SettingsRow,
         "SELECT settings, revision, update_time FROM members.committee_settings WHERE committee_id = $1",
@@ -126,7 +143,10 @@ pub async fn settings(conn: &mut PgConnection, id: &str) -> Result<Option<Settin
     .await
 }
 
-pub async fn settings_for_update(conn: &mut PgConnection, id: &str) -> Result<Option<SettingsRow>, sqlx::Error> {
+pub async fn settings_for_update(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<Option<SettingsRow>, sqlx::Error> {
     sqlx::query_as!(
         SettingsRow,
         "SELECT settings, revision, update_time FROM members.committee_settings WHERE committee_id = $1 FOR UPDATE",
@@ -136,7 +156,10 @@ pub async fn settings_for_update(conn: &mut PgConnection, id: &str) -> Result<Op
     .await
 }
 
-pub async fn insert_settings(conn: &mut PgConnection, id: &str) -> Result<SettingsRow, sqlx::Error> {
+pub async fn insert_settings(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<SettingsRow, sqlx::Error> {
     sqlx::query_as!(
         SettingsRow,
         "INSERT INTO members.committee_settings (committee_id) VALUES ($1)

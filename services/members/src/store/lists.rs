@@ -94,7 +94,11 @@ const MEMBER_FILTERS: &[FilterField] = &[
     field("township", "t.township", FieldKind::Text),
     field("city_member", "t.city_member", FieldKind::Bool),
     field("gender", "t.gender", FieldKind::Enum(gender)),
-    field("political_affiliation", "t.political_affiliation", FieldKind::Enum(political_affiliation)),
+    field(
+        "political_affiliation",
+        "t.political_affiliation",
+        FieldKind::Enum(political_affiliation),
+    ),
     field("term", "t.term", FieldKind::Int),
     field("display_name", "t.display_name", FieldKind::Text),
     field("create_time", "t.create_time", FieldKind::Time),
@@ -105,7 +109,11 @@ const MEMBER_FILTERS: &[FilterField] = &[
 pub const MEMBERS_BY_STROKE: ListSpec = ListSpec {
     filter_fields: MEMBER_FILTERS,
     order_fields: &[
-        order("display_name", "t.display_name COLLATE members.zh_stroke", KeyKind::Text),
+        order(
+            "display_name",
+            "t.display_name COLLATE members.zh_stroke",
+            KeyKind::Text,
+        ),
         order("create_time", "t.create_time", KeyKind::Time),
         order("update_time", "t.update_time", KeyKind::Time),
     ],
@@ -116,7 +124,11 @@ pub const MEMBERS_BY_STROKE: ListSpec = ListSpec {
 /// Members by pinyin.
 pub const MEMBERS_BY_PINYIN: ListSpec = ListSpec {
     order_fields: &[
-        order("display_name", "t.display_name COLLATE members.zh_pinyin", KeyKind::Text),
+        order(
+            "display_name",
+            "t.display_name COLLATE members.zh_pinyin",
+            KeyKind::Text,
+        ),
         order("create_time", "t.create_time", KeyKind::Time),
         order("update_time", "t.update_time", KeyKind::Time),
     ],
@@ -132,7 +144,11 @@ pub const SECTORS: ListSpec = ListSpec {
     ],
     order_fields: &[
         order("sort_order", "t.sort_order", KeyKind::Int),
-        order("display_name", "t.display_name COLLATE members.zh_stroke", KeyKind::Text),
+        order(
+            "display_name",
+            "t.display_name COLLATE members.zh_stroke",
+            KeyKind::Text,
+        ),
         order("update_time", "t.update_time", KeyKind::Time),
     ],
     default_order: "sort_order",
@@ -172,7 +188,11 @@ pub async fn member_page(
 }
 
 /// How many members of the committee match the query's filter.
-pub async fn member_count(conn: &mut PgConnection, committee: &str, query: &ListQuery) -> Result<i64, sqlx::Error> {
+pub async fn member_count(
+    conn: &mut PgConnection,
+    committee: &str,
+    query: &ListQuery,
+) -> Result<i64, sqlx::Error> {
     let mut qb = QueryBuilder::new("SELECT count(*) FROM members.member t WHERE t.committee_id = ");
     qb.push_bind(committee.to_owned());
     query.push_filter(&mut qb);

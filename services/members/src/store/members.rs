@@ -65,7 +65,12 @@ pub struct MemberWrite {
 /// The unique index on (committee, ID number hash).
 pub const ID_NUMBER_KEY: &str = "member_id_number_key";
 
-pub async fn insert(conn: &mut PgConnection, id: Uuid, committee: &str, w: &MemberWrite) -> Result<(), sqlx::Error> {
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    committee: &str,
+    w: &MemberWrite,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO members.member (
              id, committee_id, display_name, gender, ethnicity, birth_date_sealed, birth_year,
@@ -141,7 +146,11 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, w: &MemberWrite) -> Resul
 }
 
 /// Reads members of a committee by id, in any order.
-pub async fn get_many(conn: &mut PgConnection, committee: &str, ids: &[Uuid]) -> Result<Vec<MemberRow>, sqlx::Error> {
+pub async fn get_many(
+    conn: &mut PgConnection,
+    committee: &str,
+    ids: &[Uuid],
+) -> Result<Vec<MemberRow>, sqlx::Error> {
     sqlx::query_as!(
         MemberRow,
         r#"SELECT m.id, m.committee_id, m.display_name, m.gender, m.ethnicity, m.birth_date_sealed,
@@ -163,7 +172,11 @@ pub async fn get_many(conn: &mut PgConnection, committee: &str, ids: &[Uuid]) ->
 }
 
 /// Locks a member of a committee for a change; its revision and status.
-pub async fn lock(conn: &mut PgConnection, committee: &str, id: Uuid) -> Result<Option<(i64, i16)>, sqlx::Error> {
+pub async fn lock(
+    conn: &mut PgConnection,
+    committee: &str,
+    id: Uuid,
+) -> Result<Option<(i64, i16)>, sqlx::Error> {
     let row = sqlx::query!(
         "SELECT revision, status FROM members.member WHERE committee_id = $1 AND id = $2 FOR UPDATE",
         committee,

@@ -1,0 +1,1614 @@
+//! The members service over real gRPC, against a real PostgreSQL.
+
+use std::time::Duration;
+
+use prost::Message as _;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+use uuid::Uuid;
+
+use cppcc_kit::auth::{Role, TokenRequest};
+use cppcc_kit::client::{Authed, Bearer};
+use cppcc_members::domain::id_number::check_char;
+use cppcc_proto::audit::v1 as audit;
+use cppcc_proto::common::v1::{CommitteeLevel, Date};
+use cppcc_proto::events::v1 as events;
+use cppcc_proto::members::v1 as pb;
+use cppcc_tests::{Running, TestDatabase};
+
+use audit::audit_service_client::AuditServiceClient;
+use events::event_stream_service_client::EventStreamServiceClient;
+use pb::committee_service_client::CommitteeServiceClient;
+use pb::member_service_client::MemberServiceClient;
+
+const SUIXIAN: &str = "committees/suixian";
+
+fn config(db: &TestDatabase) -> cppcc_members::Config {
+    cppcc_members::Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database: db.args("members"),
+        auth: cppcc_tests::auth_args(),
+        pii: cppcc_tests::pii_args(),
+        server: cppcc_tests::server_args(),
+        telemetry: cppcc_kit::telemetry::TelemetryArgs {
+            log_format: Default::default(),
+            log_filter: "warn".into(),
+        },
+    }
+}
+
+/// A members service on a fresh database.
+struct Suite {
+    db: TestDatabase,
+    running: Running,
+}
+
+impl Suite {
+    async fn start() -> Suite {
+        let db = cppcc_tests::database().await;
+        let server = cppcc_members::server(&config(&db))
+            .await
+            .expect("the service starts");
+        let running = cppcc_tests::serve(server).await;
+        Suite { db, running }
+    }
+
+    fn committees(&self, token: &str) -> CommitteeServiceClient<Authed> {
+        CommitteeServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    }
+
+    fn members(&self, token: &str) -> MemberServiceClient<Authed> {
+        MemberServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    }
+
+    fn audit(&self) -> AuditServiceClient<Authed> {
+        AuditServiceClient::with_interceptor(self.running.channel(), Bearer::new(&auditor()))
+    }
+
+    fn events(&self, token: &str) -> EventStreamServiceClient<Authed> {
+        EventStreamServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    }
+
+    /// The suite with 随县政协, two sectors and a special committee.
+    async fn seeded() -> (Suite, Seed) {
+        let suite = Suite::start().await;
+        create_committee(&suite, "suixian", "", &admin())
+            .await
+            .unwrap();
+        let mut m = suite.members(&admin());
+        let party = sector(&mut m, "中共", pb::SectorKind::Party).await;
+        let business = sector(&mut m, "工商联", pb::SectorKind::Organisation).await;
+        let proposals = m
+            .create_special_committee(pb::CreateSpecialCommitteeRequest {
+                parent: SUIXIAN.into(),
+                special_committee: Some(pb::SpecialCommittee {
+                    display_name: "提案委员会".into(),
+                    sort_order: 1,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .special_committee
+            .unwrap()
+            .name;
+        (
+            suite,
+            Seed {
+                party,
+                business,
+                proposals,
+            },
+        )
+    }
+
+    /// Seals the audit log now instead of waiting for the sealer.
+    async fn seal(&self) {
+        let pool = sqlx::PgPool::connect(&self.db.admin_url()).await.unwrap();
+        cppcc_kit::audit::seal(&cppcc_kit::db::Database::from_pool(
+            pool,
+            cppcc_members::SCHEMA,
+        ))
+        .await
+        .unwrap();
+    }
+
+    async fn audit_records(&self, filter: &str) -> Vec<audit::AuditRecord> {
+        self.audit()
+            .list_audit_records(audit::ListAuditRecordsRequest {
+                page_size: 1000,
+                page_token: String::new(),
+                filter: filter.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .records
+    }
+
+    async fn member_count(&self) -> i32 {
+        self.members(&admin())
+            .list_members(pb::ListMembersRequest {
+                parent: SUIXIAN.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .total_size
+    }
+}
+
+struct Seed {
+    party: String,
+    business: String,
+    proposals: String,
+}
+
+fn admin() -> String {
+    cppcc_tests::token(Role::Admin, "suixian")
+}
+
+fn auditor() -> String {
+    cppcc_tests::token(Role::Auditor, "suixian")
+}
+
+fn member_token(member: Option<&str>) -> String {
+    cppcc_tests::token_with(TokenRequest {
+        subject: "member-1",
+        role: Role::Member,
+        committee: "suixian",
+        member,
+        unit: None,
+        ttl: Duration::from_secs(600),
+    })
+}
+
+/// A valid ID number, different for every `n`, of a man when `n` is odd.
+fn id_number(n: u32) -> String {
+    let birth = time::Date::from_calendar_date(1960, time::Month::January, 1).unwrap()
+        + time::Duration::days(i64::from(n) * 37);
+    let first17 = format!(
+        "421321{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        n % 1000
+    );
+    format!("{first17}{}", check_char(first17.as_bytes()) as char)
+}
+
+async fn create_committee(
+    suite: &Suite,
+    id: &str,
+    parent: &str,
+    token: &str,
+) -> Result<pb::Committee, tonic::Status> {
+    suite
+        .committees(token)
+        .create_committee(pb::CreateCommitteeRequest {
+            committee_id: id.into(),
+            committee: Some(pb::Committee {
+                display_name: format!("政协{id}委员会"),
+                level: CommitteeLevel::County as i32,
+                parent: parent.into(),
+                current_term: 4,
+                region_code: "421321".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().committee.unwrap())
+}
+
+async fn sector(m: &mut MemberServiceClient<Authed>, name: &str, kind: pb::SectorKind) -> String {
+    m.create_sector(pb::CreateSectorRequest {
+        parent: SUIXIAN.into(),
+        sector: Some(pb::Sector {
+            display_name: name.into(),
+            kind: kind as i32,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .sector
+    .unwrap()
+    .name
+}
+
+fn member(name: &str, n: u32, sector: &str) -> pb::Member {
+    pb::Member {
+        display_name: name.into(),
+        id_number: id_number(n),
+        phone: format!("138{:08}", n),
+        sector: sector.into(),
+        role: pb::MemberRole::Member as i32,
+        ethnicity: "汉族".into(),
+        township: "洪山镇".into(),
+        ..Default::default()
+    }
+}
+
+async fn create(
+    m: &mut MemberServiceClient<Authed>,
+    member: pb::Member,
+) -> Result<pb::Member, tonic::Status> {
+    m.create_member(pb::CreateMemberRequest {
+        parent: SUIXIAN.into(),
+        member: Some(member),
+        request_id: String::new(),
+    })
+    .await
+    .map(|r| r.into_inner().member.unwrap())
+}
+
+async fn get(
+    m: &mut MemberServiceClient<Authed>,
+    name: &str,
+    view: pb::MemberView,
+) -> Result<pb::Member, tonic::Status> {
+    m.get_member(pb::GetMemberRequest {
+        name: name.into(),
+        view: view as i32,
+    })
+    .await
+    .map(|r| r.into_inner().member.unwrap())
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn committees_and_their_settings() {
+    let suite = Suite::start().await;
+    let c = create_committee(&suite, "suixian", "committees/suizhou", &admin())
+        .await
+        .unwrap();
+    assert_eq!(c.name, SUIXIAN);
+    assert_eq!(c.current_term, 4);
+
+    let again = create_committee(&suite, "suixian", "", &admin())
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::AlreadyExists);
+
+    // An admin of 随县 may add a committee below it, not beside it.
+    let other = create_committee(&suite, "zengdu", "committees/suizhou", &admin())
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+    create_committee(&suite, "xiaolin", SUIXIAN, &admin())
+        .await
+        .unwrap();
+    let mut c = suite.committees(&admin());
+    let listed = c
+        .list_committees(pb::ListCommitteesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<_> = listed.committees.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["committees/suixian", "committees/xiaolin"]);
+    let below = suite.committees(&cppcc_tests::token(Role::Admin, "xiaolin"));
+    let listed = below
+        .clone()
+        .list_committees(pb::ListCommitteesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.committees.len(), 1);
+    let hidden = below
+        .clone()
+        .get_committee(pb::GetCommitteeRequest {
+            name: SUIXIAN.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+    let filtered = c
+        .list_committees(pb::ListCommitteesRequest {
+            filter: format!("parent = \"{SUIXIAN}\""),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(filtered.committees.len(), 1);
+
+    // A committee cannot sit below itself.
+    let cycle = c
+        .update_committee(pb::UpdateCommitteeRequest {
+            committee: Some(pb::Committee {
+                name: SUIXIAN.into(),
+                parent: "committees/xiaolin".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["parent"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(cycle.code(), Code::InvalidArgument);
+
+    // Settings read back with the defaults and change by mask.
+    let settings = c
+        .get_committee_settings(pb::GetCommitteeSettingsRequest {
+            name: "committees/suixian/settings".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(settings.consultation_result_days, Some(3));
+    assert_eq!(settings.proposal_handling_months, Some(3));
+    let changed = c
+        .update_committee_settings(pb::UpdateCommitteeSettingsRequest {
+            settings: Some(pb::CommitteeSettings {
+                name: "committees/suixian/settings".into(),
+                reassignment_window_days: Some(15),
+                reassignment_window_working_days: Some(true),
+                etag: settings.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&[
+                "reassignment_window_days",
+                "reassignment_window_working_days",
+            ]),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(changed.reassignment_window_days, Some(15));
+    assert_eq!(changed.reassignment_window_working_days, Some(true));
+    assert_eq!(changed.consultation_result_days, Some(3));
+
+    let stale = c
+        .update_committee_settings(pb::UpdateCommitteeSettingsRequest {
+            settings: Some(pb::CommitteeSettings {
+                name: "committees/suixian/settings".into(),
+                monthly_opinion_quota: Some(2),
+                etag: settings.etag,
+                ..Default::default()
+            }),
+            update_mask: mask(&["monthly_opinion_quota"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+
+    let bad = c
+        .update_committee_settings(pb::UpdateCommitteeSettingsRequest {
+            settings: Some(pb::CommitteeSettings {
+                name: "committees/suixian/settings".into(),
+                consultation_result_days: Some(0),
+                ..Default::default()
+            }),
+            update_mask: mask(&["consultation_result_days", "colour"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(fields(&bad), ["update_mask"]);
+
+    // Only the office changes settings.
+    let staff = suite
+        .committees(&cppcc_tests::token(Role::Staff, "suixian"))
+        .update_committee_settings(pb::UpdateCommitteeSettingsRequest {
+            settings: Some(pb::CommitteeSettings {
+                name: "committees/suixian/settings".into(),
+                monthly_opinion_quota: Some(2),
+                ..Default::default()
+            }),
+            update_mask: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(staff.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn personal_data_is_masked_unless_entitled_and_unmasked_reads_are_audited() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let created = create(&mut m, member("刘强", 1, &seed.party))
+        .await
+        .unwrap();
+    let id = id_number(1);
+    // Write responses never carry personal data.
+    assert!(created.personal_data_masked);
+    assert_eq!(
+        created.id_number,
+        format!("{}**********{}", &id[..4], &id[14..])
+    );
+
+    // A member (not this one) sees the masks.
+    let as_member = get(
+        &mut suite.members(&member_token(None)),
+        &created.name,
+        pb::MemberView::Full,
+    )
+    .await
+    .unwrap();
+    assert!(as_member.personal_data_masked);
+    assert_eq!(as_member.id_number, created.id_number);
+    assert_eq!(as_member.phone, "138****0001");
+    assert_eq!(as_member.birth_date.unwrap().month, 0);
+
+    // The office sees the data, and the read is audited.
+    let as_admin = get(&mut m, &created.name, pb::MemberView::Unspecified)
+        .await
+        .unwrap();
+    assert!(!as_admin.personal_data_masked);
+    assert_eq!(as_admin.id_number, id);
+    assert_eq!(as_admin.phone, "13800000001");
+    let reads = suite
+        .audit_records(&format!(
+            "resource = \"{}\" AND outcome = AUDIT_OUTCOME_READ",
+            created.name
+        ))
+        .await;
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0].actor, "test-admin");
+    assert_eq!(reads[0].method, "/cppcc.members.v1.MemberService/GetMember");
+    assert!(reads[0].peer.starts_with("127.0.0.1:"));
+
+    // The basic view is masked even for the office, and is not audited.
+    let basic = get(&mut m, &created.name, pb::MemberView::Basic)
+        .await
+        .unwrap();
+    assert!(basic.personal_data_masked);
+    // The member itself sees its own data.
+    let own = get(
+        &mut suite.members(&member_token(Some(&created.name))),
+        &created.name,
+        pb::MemberView::Full,
+    )
+    .await
+    .unwrap();
+    assert_eq!(own.id_number, id);
+    let reads = suite
+        .audit_records(&format!(
+            "resource = \"{}\" AND outcome = AUDIT_OUTCOME_READ",
+            created.name
+        ))
+        .await;
+    assert_eq!(reads.len(), 2);
+
+    // Lists are basic unless asked; full lists audit each unmasked member.
+    let listed = m
+        .list_members(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.members[0].personal_data_masked);
+
+    // At rest the data is sealed: the row holds no plaintext.
+    let mut admin_db = suite.db.admin().await;
+    let row: (Vec<u8>, Option<Vec<u8>>, String) = sqlx::query_as(
+        "SELECT id_number_sealed, phone_sealed, id_number_masked FROM members.member",
+    )
+    .fetch_one(&mut admin_db)
+    .await
+    .unwrap();
+    let plain = id.as_bytes();
+    assert!(!row.0.windows(plain.len()).any(|w| w == plain));
+    assert_eq!(row.2, created.id_number);
+    let member_id = created.name.rsplit('/').next().unwrap();
+    assert_eq!(
+        cppcc_tests::pii()
+            .open(&row.0, &format!("members.member.id_number:{member_id}"))
+            .unwrap(),
+        id
+    );
+}
+
+#[tokio::test]
+async fn a_request_id_creates_once() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let request_id = Uuid::new_v4().to_string();
+    let req = pb::CreateMemberRequest {
+        parent: SUIXIAN.into(),
+        member: Some(member("王芳", 2, &seed.party)),
+        request_id: request_id.clone(),
+    };
+    let (mut m1, mut m2) = (m.clone(), m.clone());
+    let (a, b) = tokio::join!(m1.create_member(req.clone()), m2.create_member(req.clone()));
+    let a = a.unwrap().into_inner().member.unwrap();
+    let b = b.unwrap().into_inner().member.unwrap();
+    assert_eq!(a.name, b.name);
+    let c = m
+        .create_member(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap();
+    assert_eq!(a.name, c.name);
+    assert_eq!(suite.member_count().await, 1);
+
+    let mut different = req.clone();
+    different.member.as_mut().unwrap().display_name = "王芳芳".into();
+    let e = m.create_member(different).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["request_id"]);
+
+    let mut not_uuid = req;
+    not_uuid.request_id = "again".into();
+    let e = m.create_member(not_uuid).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(suite.member_count().await, 1);
+}
+
+#[tokio::test]
+async fn updates_follow_the_mask_and_the_etag() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let created = create(&mut m, member("李明", 3, &seed.party))
+        .await
+        .unwrap();
+
+    let updated = m
+        .update_member(pb::UpdateMemberRequest {
+            member: Some(pb::Member {
+                name: created.name.clone(),
+                employer: "随县人民医院".into(),
+                display_name: "不应改".into(),
+                etag: created.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["employer"]),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap();
+    assert_eq!(updated.employer, "随县人民医院");
+    assert_eq!(updated.display_name, "李明");
+    assert_ne!(updated.etag, created.etag);
+
+    // The old etag is stale now.
+    let stale = m
+        .update_member(pb::UpdateMemberRequest {
+            member: Some(pb::Member {
+                name: created.name.clone(),
+                job_title: "院长".into(),
+                etag: created.etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["job_title"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(
+        stale.get_details_error_info().unwrap().reason,
+        "ETAG_MISMATCH"
+    );
+
+    // Unknown and output-only fields in the mask are refused together.
+    let bad_mask = m
+        .update_member(pb::UpdateMemberRequest {
+            member: Some(pb::Member {
+                name: created.name.clone(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["favourite_colour", "status"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_mask.code(), Code::InvalidArgument);
+    assert_eq!(fields(&bad_mask), ["update_mask", "update_mask"]);
+
+    // Moving to another sector, and a phone change, through `*`.
+    let mut whole = get(&mut m, &created.name, pb::MemberView::Full)
+        .await
+        .unwrap();
+    whole.sector = seed.business.clone();
+    whole.phone = "13900000003".into();
+    let moved = m
+        .update_member(pb::UpdateMemberRequest {
+            member: Some(whole),
+            update_mask: mask(&["*"]),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .member
+        .unwrap();
+    assert_eq!(moved.sector, seed.business);
+    assert_eq!(moved.phone, "139****0003");
+    let after = get(&mut m, &created.name, pb::MemberView::Full)
+        .await
+        .unwrap();
+    assert_eq!(after.phone, "13900000003");
+    assert_eq!(after.id_number, id_number(3));
+
+    // The audit log has before and after of the change, masked.
+    let changes = suite
+        .audit_records(&format!(
+            "resource = \"{}\" AND outcome = AUDIT_OUTCOME_CHANGED",
+            created.name
+        ))
+        .await;
+    assert_eq!(changes.len(), 3);
+    let last = &changes[0];
+    let before = last.before.as_ref().unwrap();
+    let phone = before.fields["phone"].kind.clone().unwrap();
+    assert_eq!(
+        phone,
+        prost_types::value::Kind::StringValue("138****0003".into())
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_precisely_and_changes_nothing() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let kept = create(&mut m, member("赵刚", 4, &seed.party))
+        .await
+        .unwrap();
+    suite.seal().await;
+    let audit_before = suite
+        .audit_records("outcome = AUDIT_OUTCOME_CHANGED")
+        .await
+        .len();
+
+    let cases: Vec<(&str, pb::Member, Code, &str)> = vec![
+        (
+            "empty name",
+            pb::Member {
+                display_name: "  ".into(),
+                ..member("x", 5, &seed.party)
+            },
+            Code::InvalidArgument,
+            "member.display_name",
+        ),
+        (
+            "long name",
+            pb::Member {
+                display_name: "张".repeat(31),
+                ..member("x", 5, &seed.party)
+            },
+            Code::InvalidArgument,
+            "member.display_name",
+        ),
+        (
+            "check digit",
+            pb::Member {
+                id_number: {
+                    let mut id = id_number(5);
+                    let last = if id.ends_with('0') { '1' } else { '0' };
+                    id.pop();
+                    id.push(last);
+                    id
+                },
+                ..member("x", 5, &seed.party)
+            },
+            Code::InvalidArgument,
+            "member.id_number",
+        ),
+        (
+            "unknown sector",
+            member("x", 5, &format!("{SUIXIAN}/sectors/{}", Uuid::new_v4())),
+            Code::InvalidArgument,
+            "member.sector",
+        ),
+        (
+            "duplicate ID number",
+            member("x", 4, &seed.party),
+            Code::AlreadyExists,
+            "",
+        ),
+    ];
+    for (what, input, code, field) in cases {
+        let e = create(&mut m, input).await.unwrap_err();
+        assert_eq!(e.code(), code, "{what}: {e:?}");
+        if !field.is_empty() {
+            assert_eq!(fields(&e), [field], "{what}");
+        }
+        assert!(
+            e.get_details_error_info().is_some(),
+            "{what}: every error has an ErrorInfo"
+        );
+    }
+
+    // Several bad fields at once are all reported.
+    let many = create(
+        &mut m,
+        pb::Member {
+            display_name: String::new(),
+            id_number: "123".into(),
+            role: 0,
+            ..member("x", 6, &seed.party)
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        fields(&many),
+        ["member.display_name", "member.id_number", "member.role"]
+    );
+
+    // The duplicate names who has the number.
+    let dup = create(&mut m, member("x", 4, &seed.party))
+        .await
+        .unwrap_err();
+    assert!(dup.message().contains(&kept.name), "{}", dup.message());
+
+    // A page token from another query.
+    create(&mut m, member("钱七", 7, &seed.party))
+        .await
+        .unwrap();
+    let first = m
+        .list_members(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let e = m
+        .list_members(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            page_size: 1,
+            filter: "city_member = true".into(),
+            page_token: first.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert_eq!(fields(&e), ["page_token"]);
+    let e = m
+        .list_members(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            filter: "colour = red".into(),
+            order_by: "height".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), ["filter", "order_by"]);
+
+    // Tokens: expired, badly signed, for another committee.
+    let expired = cppcc_tests::token_issued_at(
+        TokenRequest {
+            subject: "old",
+            role: Role::Admin,
+            committee: "suixian",
+            member: None,
+            unit: None,
+            ttl: Duration::from_secs(60),
+        },
+        1_700_000_000,
+    );
+    let e = get(
+        &mut suite.members(&expired),
+        &kept.name,
+        pb::MemberView::Basic,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert_eq!(e.get_details_error_info().unwrap().reason, "TOKEN_EXPIRED");
+    let (private, _) = cppcc_kit::auth::generate_ed25519_pem();
+    let forger = cppcc_kit::auth::TokenIssuer::from_ed_pem(
+        private.as_bytes(),
+        None,
+        cppcc_tests::ISSUER,
+        cppcc_tests::AUDIENCE,
+    )
+    .unwrap();
+    let forged = forger.issue(&TokenRequest {
+        subject: "mallory",
+        role: Role::Admin,
+        committee: "suixian",
+        member: None,
+        unit: None,
+        ttl: Duration::from_secs(60),
+    });
+    let e = create(&mut suite.members(&forged), member("x", 8, &seed.party))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert_eq!(
+        e.get_details_error_info().unwrap().reason,
+        "TOKEN_SIGNATURE_INVALID"
+    );
+    let e = create(&mut m, member("x", 9, &seed.party))
+        .await
+        .map(|_| ())
+        .err();
+    assert!(e.is_none(), "a good call still works");
+    let elsewhere = cppcc_tests::token(Role::Admin, "zengdu");
+    let hidden = get(
+        &mut suite.members(&elsewhere),
+        &kept.name,
+        pb::MemberView::Basic,
+    )
+    .await
+    .unwrap_err();
+    let missing_name = format!("{SUIXIAN}/members/{}", Uuid::new_v4());
+    let missing = get(&mut m, &missing_name, pb::MemberView::Basic)
+        .await
+        .unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(hidden.message(), format!("{} not found", kept.name));
+    assert_eq!(missing.message(), format!("{missing_name} not found"));
+    let e = create(&mut suite.members(&elsewhere), member("x", 10, &seed.party))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    // None of the refused calls changed anything.
+    assert_eq!(suite.member_count().await, 3);
+    let audit_after = suite
+        .audit_records("outcome = AUDIT_OUTCOME_CHANGED")
+        .await
+        .len();
+    assert_eq!(
+        audit_after,
+        audit_before + 2,
+        "only the two good creates wrote"
+    );
+}
+
+#[tokio::test]
+async fn lists_filter_order_and_page() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    // 丁 于 马 王 刘 张 李 赵 by strokes; 丁 李 刘 马 王 于 张 赵 by pinyin.
+    let names = [
+        "张伟", "王芳", "李娜", "刘洋", "赵敏", "丁一", "于谦", "马骏",
+    ];
+    let mut created = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut input = member(
+            name,
+            20 + i as u32,
+            if i % 2 == 0 {
+                &seed.party
+            } else {
+                &seed.business
+            },
+        );
+        input.city_member = i < 3;
+        input.role = if i == 0 {
+            pb::MemberRole::Standing as i32
+        } else {
+            pb::MemberRole::Member as i32
+        };
+        if i == 7 {
+            input.township = "厉山镇".into();
+        }
+        created.push(create(&mut m, input).await.unwrap());
+    }
+    let lister = m.clone();
+    let list = |req: pb::ListMembersRequest| {
+        let mut m = lister.clone();
+        async move { m.list_members(req).await.map(|r| r.into_inner()) }
+    };
+    let all = list(pb::ListMembersRequest {
+        parent: SUIXIAN.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let order: Vec<_> = all
+        .members
+        .iter()
+        .map(|m| m.display_name.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "丁一", "于谦", "马骏", "王芳", "刘洋", "张伟", "李娜", "赵敏"
+        ]
+    );
+    assert_eq!(all.total_size, 8);
+    let pinyin = list(pb::ListMembersRequest {
+        parent: SUIXIAN.into(),
+        collation: pb::NameCollation::Pinyin as i32,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let order: Vec<_> = pinyin
+        .members
+        .iter()
+        .map(|m| m.display_name.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "丁一", "李娜", "刘洋", "马骏", "王芳", "于谦", "张伟", "赵敏"
+        ]
+    );
+
+    // Pages of 3 give the same members in the same order.
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = list(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            page_size: 3,
+            page_token: token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        paged.extend(page.members.into_iter().map(|m| m.display_name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        paged,
+        all.members
+            .iter()
+            .map(|m| m.display_name.clone())
+            .collect::<Vec<_>>()
+    );
+
+    // Filters.
+    let count = |filter: String| async move {
+        list(pb::ListMembersRequest {
+            parent: SUIXIAN.into(),
+            filter,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .total_size
+    };
+    assert_eq!(count("city_member = true".into()).await, 3);
+    assert_eq!(count(format!("sector = \"{}\"", seed.business)).await, 4);
+    assert_eq!(count("role = MEMBER_ROLE_STANDING".into()).await, 1);
+    assert_eq!(count("township = \"厉山镇\"".into()).await, 1);
+    assert_eq!(count("display_name : \"王\"".into()).await, 1);
+    assert_eq!(
+        count("status = MEMBER_STATUS_ACTIVE AND NOT city_member = true".into()).await,
+        5
+    );
+    assert_eq!(
+        count(format!("special_committee = \"{}\"", seed.proposals)).await,
+        0
+    );
+    m.add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
+        special_committee: seed.proposals.clone(),
+        member: created[0].name.clone(),
+        position: pb::SpecialCommitteePosition::Chair as i32,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        count(format!("special_committee = \"{}\"", seed.proposals)).await,
+        1
+    );
+
+    // Mirrors read what changed since a moment, in change order.
+    let since = all
+        .members
+        .iter()
+        .map(|m| m.update_time.unwrap())
+        .max_by_key(|t| (t.seconds, t.nanos))
+        .unwrap();
+    let since = time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(since.seconds) * 1_000_000_000 + i128::from(since.nanos),
+    )
+    .unwrap()
+    .format(&time::format_description::well_known::Rfc3339)
+    .unwrap();
+    let changed = list(pb::ListMembersRequest {
+        parent: SUIXIAN.into(),
+        filter: format!("update_time > \"{since}\""),
+        order_by: "update_time".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(changed.members.len(), 1, "only the member seated since");
+    assert_eq!(
+        changed.members[0].special_committees,
+        [seed.proposals.clone()]
+    );
+
+    // BatchGet keeps the order asked and is all or nothing.
+    let names: Vec<String> = vec![
+        created[3].name.clone(),
+        created[1].name.clone(),
+        created[3].name.clone(),
+    ];
+    let batch = m
+        .batch_get_members(pb::BatchGetMembersRequest {
+            parent: SUIXIAN.into(),
+            names: names.clone(),
+            view: pb::MemberView::Basic as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        batch
+            .members
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>(),
+        names
+    );
+    let missing = m
+        .batch_get_members(pb::BatchGetMembersRequest {
+            parent: SUIXIAN.into(),
+            names: vec![
+                created[0].name.clone(),
+                format!("{SUIXIAN}/members/{}", Uuid::new_v4()),
+            ],
+            view: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn status_changes_follow_the_state_machine() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let created = create(&mut m, member("周敏", 30, &seed.party))
+        .await
+        .unwrap();
+    let change = |status: pb::MemberStatus, reason: &str| pb::ChangeMemberStatusRequest {
+        name: created.name.clone(),
+        status: status as i32,
+        reason: reason.into(),
+        effective_date: Some(Date {
+            year: 2023,
+            month: 6,
+            day: 1,
+        }),
+        etag: String::new(),
+    };
+    let s = m
+        .change_member_status(change(pb::MemberStatus::Suspended, "因病暂停履职"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.into_inner().member.unwrap().status,
+        pb::MemberStatus::Suspended as i32
+    );
+    m.change_member_status(change(pb::MemberStatus::Active, "恢复履职"))
+        .await
+        .unwrap();
+    m.change_member_status(change(pb::MemberStatus::Resigned, "本人申请辞去委员"))
+        .await
+        .unwrap();
+    let refused = m
+        .change_member_status(change(pb::MemberStatus::Suspended, "再次暂停"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(
+        refused.get_details_error_info().unwrap().metadata["current_state"],
+        "MEMBER_STATUS_RESIGNED"
+    );
+    assert!(
+        refused.message().contains("resigned"),
+        "{}",
+        refused.message()
+    );
+    let no_reason = m
+        .change_member_status(change(pb::MemberStatus::Active, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&no_reason), ["reason"]);
+
+    let history = m
+        .list_member_status_changes(pb::ListMemberStatusChangesRequest {
+            parent: created.name.clone(),
+            page_size: 2,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(history.status_changes.len(), 2);
+    let rest = m
+        .list_member_status_changes(pb::ListMemberStatusChangesRequest {
+            parent: created.name.clone(),
+            page_size: 2,
+            page_token: history.next_page_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.status_changes.len(), 1);
+    let last = &rest.status_changes[0];
+    assert_eq!(last.to_status, pb::MemberStatus::Resigned as i32);
+    assert_eq!(last.stamp.as_ref().unwrap().reason, "本人申请辞去委员");
+    assert!(rest.next_page_token.is_empty());
+
+    // A resigned member does not sit on special committees.
+    let seat = m
+        .add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
+            special_committee: seed.proposals.clone(),
+            member: created.name.clone(),
+            position: pb::SpecialCommitteePosition::Member as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(seat.code(), Code::FailedPrecondition);
+}
+
+#[tokio::test]
+async fn sectors_and_special_committees() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let dup = m
+        .create_sector(pb::CreateSectorRequest {
+            parent: SUIXIAN.into(),
+            sector: Some(pb::Sector {
+                display_name: "中共".into(),
+                kind: pb::SectorKind::Party as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), Code::AlreadyExists);
+
+    let chair = create(&mut m, member("孙立", 40, &seed.party))
+        .await
+        .unwrap();
+    let vice = create(&mut m, member("丁宁", 41, &seed.party))
+        .await
+        .unwrap();
+    let other = create(&mut m, member("王五", 42, &seed.business))
+        .await
+        .unwrap();
+    for (who, position) in [
+        (&other, pb::SpecialCommitteePosition::Member),
+        (&chair, pb::SpecialCommitteePosition::Chair),
+        (&vice, pb::SpecialCommitteePosition::ViceChair),
+    ] {
+        m.add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
+            special_committee: seed.proposals.clone(),
+            member: who.name.clone(),
+            position: position as i32,
+        })
+        .await
+        .unwrap();
+    }
+    let second_chair = m
+        .add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
+            special_committee: seed.proposals.clone(),
+            member: other.name.clone(),
+            position: pb::SpecialCommitteePosition::Chair as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(second_chair.code(), Code::FailedPrecondition);
+    let seats = m
+        .list_special_committee_members(pb::ListSpecialCommitteeMembersRequest {
+            parent: seed.proposals.clone(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let order: Vec<_> = seats
+        .memberships
+        .iter()
+        .map(|s| s.member_display_name.as_str())
+        .collect();
+    assert_eq!(order, ["孙立", "丁宁", "王五"]);
+    let sc = m
+        .get_special_committee(pb::GetSpecialCommitteeRequest {
+            name: seed.proposals.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .special_committee
+        .unwrap();
+    assert_eq!(sc.chair, chair.name);
+    assert_eq!(sc.member_count, 3);
+
+    let in_use = m
+        .delete_special_committee(pb::DeleteSpecialCommitteeRequest {
+            name: seed.proposals.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), Code::FailedPrecondition);
+    let in_use = m
+        .delete_sector(pb::DeleteSectorRequest {
+            name: seed.party.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(in_use.code(), Code::FailedPrecondition);
+
+    // An empty sector is deleted, and kept as a tombstone for mirrors.
+    let empty = sector(&mut m, "特邀人士", pb::SectorKind::Field).await;
+    let deleted = m
+        .delete_sector(pb::DeleteSectorRequest {
+            name: empty.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sector
+        .unwrap();
+    assert!(deleted.delete_time.is_some());
+    let live = m
+        .list_sectors(pb::ListSectorsRequest {
+            parent: SUIXIAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(live.sectors.len(), 2);
+    assert_eq!(live.sectors[0].active_member_count, 2);
+    let with_tombstones = m
+        .list_sectors(pb::ListSectorsRequest {
+            parent: SUIXIAN.into(),
+            show_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(with_tombstones.sectors.len(), 3);
+
+    // A deleted sector's name can be used again.
+    sector(&mut m, "特邀人士", pb::SectorKind::Field).await;
+    let renamed = m
+        .update_sector(pb::UpdateSectorRequest {
+            sector: Some(pb::Sector {
+                name: seed.business.clone(),
+                display_name: "中共".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["display_name"]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(renamed.code(), Code::AlreadyExists);
+
+    m.remove_special_committee_member(pb::RemoveSpecialCommitteeMemberRequest {
+        special_committee: seed.proposals.clone(),
+        member: other.name.clone(),
+    })
+    .await
+    .unwrap();
+    let gone = m
+        .remove_special_committee_member(pb::RemoveSpecialCommitteeMemberRequest {
+            special_committee: seed.proposals.clone(),
+            member: other.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn every_change_is_published_to_the_event_stream() {
+    let (suite, seed) = Suite::seeded().await;
+    let service = cppcc_tests::token(Role::Service, "*");
+    let mut stream = suite
+        .events(&service)
+        .watch(events::WatchRequest {
+            after_cursor: String::new(),
+            types: vec![
+                "cppcc.members.v1.MemberCreated".into(),
+                "cppcc.members.v1.MemberStatusChanged".into(),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut m = suite.members(&admin());
+    let created = create(&mut m, member("吴刚", 50, &seed.party))
+        .await
+        .unwrap();
+    m.change_member_status(pb::ChangeMemberStatusRequest {
+        name: created.name.clone(),
+        status: pb::MemberStatus::Suspended as i32,
+        reason: "暂停".into(),
+        effective_date: None,
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    while seen.len() < 2 {
+        let batch = tokio::time::timeout(Duration::from_secs(10), stream.message())
+            .await
+            .expect("events arrive within seconds")
+            .unwrap()
+            .unwrap();
+        cursor = batch.cursor.clone();
+        seen.extend(batch.events);
+    }
+    assert_eq!(seen[0].r#type, "cppcc.members.v1.MemberCreated");
+    assert_eq!(seen[0].committee, SUIXIAN);
+    assert_eq!(seen[0].subject, created.name);
+    assert_eq!(seen[0].actor, "test-admin");
+    let payload = seen[0].payload.as_ref().unwrap();
+    assert_eq!(
+        payload.type_url,
+        "type.googleapis.com/cppcc.members.v1.MemberCreated"
+    );
+    let event = pb::MemberCreated::decode(payload.value.as_slice()).unwrap();
+    assert!(
+        event.member.unwrap().personal_data_masked,
+        "events carry no personal data"
+    );
+    assert_eq!(seen[1].r#type, "cppcc.members.v1.MemberStatusChanged");
+    drop(stream);
+
+    // Resuming after the cursor gives only what came later.
+    create(&mut m, member("郑和", 51, &seed.party))
+        .await
+        .unwrap();
+    let mut resumed = suite
+        .events(&service)
+        .watch(events::WatchRequest {
+            after_cursor: cursor,
+            types: vec!["cppcc.members.v1.MemberCreated".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut later = Vec::new();
+    while later.is_empty() {
+        let batch = tokio::time::timeout(Duration::from_secs(10), resumed.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        later.extend(batch.events);
+    }
+    assert_eq!(later.len(), 1);
+    assert_ne!(later[0].subject, created.name);
+
+    // Other committees' admins see none of it; members may not watch at all.
+    let mut theirs = suite
+        .events(&cppcc_tests::token(Role::Admin, "zengdu"))
+        .watch(events::WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let quiet = tokio::time::timeout(Duration::from_millis(800), theirs.message()).await;
+    assert!(quiet.is_err() || quiet.unwrap().unwrap().unwrap().events.is_empty());
+    let denied = suite
+        .events(&member_token(None))
+        .watch(events::WatchRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let bad_cursor = suite
+        .events(&service)
+        .watch(events::WatchRequest {
+            after_cursor: "yesterday".into(),
+            types: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&bad_cursor), ["after_cursor"]);
+}
+
+#[tokio::test]
+async fn the_audit_log_is_chained_and_tampering_is_found() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    for i in 0..3 {
+        create(&mut m, member(&format!("审计{i}"), 60 + i, &seed.party))
+            .await
+            .unwrap();
+    }
+    suite.seal().await;
+    let verify = |suite: &Suite| {
+        let mut a = suite.audit();
+        async move {
+            a.verify_audit_log(audit::VerifyAuditLogRequest {})
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let report = verify(&suite).await;
+    assert!(report.intact, "{report:?}");
+    assert!(report.records_checked >= 7, "{report:?}");
+
+    // The service's own role cannot rewrite history.
+    let url = suite.db.args("members").database_url;
+    let mut as_service = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let refused = sqlx::query("UPDATE members.audit_log SET actor = 'mallory' WHERE chain_pos = 2")
+        .execute(&mut as_service)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    let refused = sqlx::query("DELETE FROM members.audit_log WHERE chain_pos = 3")
+        .execute(&mut as_service)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+
+    // Someone with the power to bypass the guard alters a row: it is found.
+    let mut admin_db = suite.db.admin().await;
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut admin_db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE members.audit_log SET actor = 'mallory' WHERE chain_pos = 2")
+        .execute(&mut admin_db)
+        .await
+        .unwrap();
+    let report = verify(&suite).await;
+    assert!(!report.intact);
+    assert_eq!(report.first_broken_position, 2);
+    assert!(report.problem.starts_with("altered"), "{}", report.problem);
+
+    // Undo that, then remove a row instead: the gap is found.
+    sqlx::query("UPDATE members.audit_log SET actor = 'test-admin' WHERE chain_pos = 2")
+        .execute(&mut admin_db)
+        .await
+        .unwrap();
+    assert!(verify(&suite).await.intact);
+    sqlx::query("DELETE FROM members.audit_log WHERE chain_pos = 4")
+        .execute(&mut admin_db)
+        .await
+        .unwrap();
+    let report = verify(&suite).await;
+    assert!(!report.intact);
+    assert_eq!(report.first_broken_position, 4);
+    assert!(report.problem.starts_with("missing"), "{}", report.problem);
+
+    // Only auditors read the log; the office cannot.
+    let denied =
+        AuditServiceClient::with_interceptor(suite.running.channel(), Bearer::new(&admin()))
+            .list_audit_records(audit::ListAuditRecordsRequest::default())
+            .await
+            .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn refused_calls_are_audited() {
+    let (suite, seed) = Suite::seeded().await;
+    let member_name = create(
+        &mut suite.members(&admin()),
+        member("冯七", 70, &seed.party),
+    )
+    .await
+    .unwrap()
+    .name;
+    // No token at all.
+    let mut anonymous = MemberServiceClient::new(suite.running.channel());
+    let e = anonymous
+        .get_member(pb::GetMemberRequest {
+            name: member_name.clone(),
+            view: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    // A member may not create members.
+    let e = create(
+        &mut suite.members(&member_token(None)),
+        member("x", 71, &seed.party),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // The security admin sees no business records.
+    let e = get(
+        &mut suite.members(&cppcc_tests::token(Role::SecurityAdmin, "suixian")),
+        &member_name,
+        pb::MemberView::Basic,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // Another committee's admin is told the member does not exist.
+    let e = get(
+        &mut suite.members(&cppcc_tests::token(Role::Admin, "zengdu")),
+        &member_name,
+        pb::MemberView::Basic,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+
+    let denied = suite.audit_records("outcome = AUDIT_OUTCOME_DENIED").await;
+    let methods: Vec<_> = denied
+        .iter()
+        .map(|r| (r.actor.as_str(), r.method.as_str()))
+        .collect();
+    assert!(
+        methods.contains(&("", "/cppcc.members.v1.MemberService/GetMember")),
+        "{methods:?}"
+    );
+    assert!(
+        methods.contains(&("member-1", "/cppcc.members.v1.MemberService/CreateMember")),
+        "{methods:?}"
+    );
+    assert!(
+        methods.contains(&(
+            "test-security_admin",
+            "/cppcc.members.v1.MemberService/GetMember"
+        )),
+        "{methods:?}"
+    );
+    // The other committee's refusal is in the log, though not in this auditor's committee view.
+    let mut admin_db = suite.db.admin().await;
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM members.audit_log WHERE outcome = 'denied' AND committee = 'zengdu'",
+    )
+    .fetch_one(&mut admin_db)
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn health_and_reflection_need_no_token() {
+    let suite = Suite::start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(suite.running.channel());
+    for service in [
+        "",
+        "cppcc.members.v1.MemberService",
+        "cppcc.members.v1.CommitteeService",
+        "cppcc.events.v1.EventStreamService",
+    ] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
+    suite.running.stop().await.unwrap();
+}
