@@ -1035,7 +1035,7 @@ async fn lists_filter_order_and_page() {
     assert_eq!(changed.members.len(), 1, "only the member seated since");
     assert_eq!(
         changed.members[0].special_committees,
-        [seed.proposals.clone()]
+        std::slice::from_ref(&seed.proposals)
     );
 
     // BatchGet keeps the order asked and is all or nothing.
