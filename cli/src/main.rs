@@ -1,1 +1,100 @@
-fn main() {}
+//! `cppcc`: the suite on one machine.
+//!
+//! - `cppcc up [--demo]`: PostgreSQL in the data folder (unless
+//!   `DATABASE_URL` is set), migrations, every service on its own port;
+//!   `--demo` loads 随县政协's year.
+//! - `cppcc migrate`: applies every service's migrations and exits.
+//! - `cppcc token --role admin --committee suixian`: a development token.
+
+mod demo;
+mod local;
+mod up;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use cppcc_kit::auth::{Role, TokenRequest};
+
+#[derive(Parser, Debug)]
+#[command(name = "cppcc", version, about = "Run and use the cppcc suite locally")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Start PostgreSQL and every service, each on its own port.
+    Up(up::UpArgs),
+    /// Apply every service's migrations, then exit.
+    Migrate {
+        /// The data folder (PostgreSQL, development keys).
+        #[arg(long, env = "CPPCC_DATA_DIR", default_value = ".cppcc")]
+        data_dir: PathBuf,
+    },
+    /// Print a development token signed with the data folder's key.
+    Token {
+        /// The role: admin, security_admin, proposal_office, info_centre,
+        /// staff, member, handling_unit, leader, upper_committee, auditor, service.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The committee id, e.g. `suixian` (`*` for the service role).
+        #[arg(long)]
+        committee: String,
+        /// The subject (who the token is for).
+        #[arg(long, default_value = "dev")]
+        sub: String,
+        /// For the member role: the member's resource name.
+        #[arg(long)]
+        member: Option<String>,
+        /// For the handling-unit role: the unit's resource name.
+        #[arg(long)]
+        unit: Option<String>,
+        /// How long the token is good for.
+        #[arg(long, default_value = "12h", value_parser = cppcc_kit::config::parse_duration)]
+        ttl: Duration,
+        /// The data folder holding the development key.
+        #[arg(long, env = "CPPCC_DATA_DIR", default_value = ".cppcc")]
+        data_dir: PathBuf,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        format!(
+            "`{s}` is not a role; roles: {}",
+            Role::ALL.map(|r| r.as_str()).join(", ")
+        )
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Up(args) => up::run(args).await,
+        Command::Migrate { data_dir } => up::migrate(&data_dir).await,
+        Command::Token {
+            role,
+            committee,
+            sub,
+            member,
+            unit,
+            ttl,
+            data_dir,
+        } => {
+            let keys = local::DataDir::open(&data_dir)?.keys()?;
+            let token = keys.issuer()?.issue(&TokenRequest {
+                subject: &sub,
+                role,
+                committee: &committee,
+                member: member.as_deref(),
+                unit: unit.as_deref(),
+                ttl,
+            });
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

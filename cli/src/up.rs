@@ -1,0 +1,169 @@
+//! `cppcc up` and `cppcc migrate`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use anyhow::Context as _;
+use secrecy::SecretString;
+use tokio::sync::watch;
+
+use cppcc_kit::BoxError;
+use cppcc_kit::auth::AuthArgs;
+use cppcc_kit::config::PiiArgs;
+use cppcc_kit::server::{Server, ServerArgs, bind, shutdown_signal, stopped};
+use cppcc_kit::telemetry::TelemetryArgs;
+
+use crate::demo;
+use crate::local::{AUDIENCE, DEV_ISSUER, DataDir, DatabaseAccess, DevKeys, database};
+
+/// Flags of `cppcc up`.
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// Load the demo committee (随县政协, committees/suixian).
+    #[arg(long)]
+    demo: bool,
+    /// The data folder: PostgreSQL's data and the development keys.
+    #[arg(long, env = "CPPCC_DATA_DIR", default_value = ".cppcc")]
+    data_dir: PathBuf,
+    /// Where the members service listens.
+    #[arg(long, env = "CPPCC_MEMBERS_ADDR", default_value = "127.0.0.1:50061")]
+    members_addr: SocketAddr,
+    #[command(flatten)]
+    telemetry: TelemetryArgs,
+}
+
+/// What every service started here shares.
+struct Env {
+    access: DatabaseAccess,
+    keys: DevKeys,
+}
+
+impl Env {
+    fn auth(&self) -> AuthArgs {
+        AuthArgs {
+            jwt_public_keys: vec![self.keys.jwt_public.clone()],
+            jwt_issuer: DEV_ISSUER.to_owned(),
+            jwt_audience: AUDIENCE.to_owned(),
+        }
+    }
+
+    fn pii(&self) -> PiiArgs {
+        PiiArgs {
+            pii_keys: SecretString::from(self.keys.pii_keys.clone()),
+            pii_active_key: self.keys.pii_active.clone(),
+            pii_index_key: SecretString::from(self.keys.pii_index.clone()),
+        }
+    }
+
+    fn server(&self) -> ServerArgs {
+        ServerArgs {
+            shutdown_grace: std::time::Duration::from_secs(10),
+            ..ServerArgs::default()
+        }
+    }
+}
+
+type Build = Pin<Box<dyn Future<Output = Result<Server, BoxError>>>>;
+
+/// One service of the suite: its name, address flag, address, and how to
+/// build it.
+struct Service {
+    name: &'static str,
+    flag: &'static str,
+    addr: SocketAddr,
+    build: Build,
+}
+
+fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
+    let members = cppcc_members::Config {
+        addr: args.members_addr,
+        database: env.access.args("members"),
+        auth: env.auth(),
+        pii: env.pii(),
+        server: env.server(),
+        telemetry: args.telemetry.clone(),
+    };
+    vec![Service {
+        name: "members",
+        flag: "--members-addr / CPPCC_MEMBERS_ADDR",
+        addr: args.members_addr,
+        build: Box::pin(async move { cppcc_members::server(&members).await }),
+    }]
+}
+
+/// `cppcc up`.
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let _telemetry = cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
+    let data = DataDir::open(&args.data_dir)?;
+    let keys = data.keys()?;
+    let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
+    let env = Env { access, keys };
+    let (stop, stopping) = watch::channel(false);
+    let mut running = Vec::new();
+    let mut addresses = Vec::new();
+    for service in services(&args, &env) {
+        let server = service
+            .build
+            .await
+            .map_err(anyhow::Error::from_boxed)
+            .with_context(|| format!("starting the {} service", service.name))?;
+        let listener = bind(service.addr, service.flag).await?;
+        let addr = listener.local_addr()?;
+        addresses.push((service.name, addr));
+        let mut stop = stopping.clone();
+        running.push(tokio::spawn(server.serve(listener, async move { stopped(&mut stop).await })));
+    }
+    let members = addresses
+        .iter()
+        .find(|(name, _)| *name == "members")
+        .map(|(_, addr)| *addr)
+        .expect("the members service is part of the suite");
+
+    println!("cppcc is up; data in {}", data.root().display());
+    for (name, addr) in &addresses {
+        println!("  {name:<12} {addr}");
+    }
+    if args.demo {
+        let loaded = demo::load(&format!("http://{members}"), &env.keys.issuer()?)
+            .await
+            .context("loading the demo committee")?;
+        if loaded {
+            println!("demo: 随县政协 (committees/suixian) loaded: {} members", demo::MEMBERS);
+        } else {
+            println!("demo: 随县政协 (committees/suixian) already loaded");
+        }
+    }
+    println!(
+        "\ntry it:\n  TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian)\n  \
+         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
+         -d '{{\"parent\": \"committees/suixian\", \"page_size\": 5}}' \\\n    \
+         http://{members}/cppcc.members.v1.MemberService/ListMembers\n\nCtrl-C stops everything."
+    );
+
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    for task in running {
+        task.await?.map_err(anyhow::Error::from_boxed)?;
+    }
+    if let Some(pg) = postgres {
+        tokio::task::spawn_blocking(move || pg.stop()).await?;
+    }
+    println!("stopped");
+    Ok(())
+}
+
+/// `cppcc migrate`: every service's migrations, then exit.
+pub async fn migrate(data_dir: &Path) -> anyhow::Result<()> {
+    let data = DataDir::open(data_dir)?;
+    let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
+    cppcc_kit::db::Database::connect(cppcc_members::SCHEMA, &access.args("members"), &cppcc_members::MIGRATIONS)
+        .await
+        .map_err(anyhow::Error::from_boxed)?;
+    println!("migrated: members");
+    if let Some(pg) = postgres {
+        tokio::task::spawn_blocking(move || pg.stop()).await?;
+    }
+    Ok(())
+}
