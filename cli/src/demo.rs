@@ -67,15 +67,42 @@ const SPECIAL_COMMITTEES: [&str; 7] = [
 
 /// The 20 townships and areas members are sent down to.
 const TOWNSHIPS: [&str; 20] = [
-    "厉山镇", "高城镇", "殷店镇", "草店镇", "小林镇", "淮河镇", "万和镇", "尚市镇", "唐县镇", "吴山镇",
-    "新街镇", "安居镇", "环潭镇", "洪山镇", "三里岗镇", "柳林镇", "均川镇", "万福店农场", "大洪山风景名胜区",
+    "厉山镇",
+    "高城镇",
+    "殷店镇",
+    "草店镇",
+    "小林镇",
+    "淮河镇",
+    "万和镇",
+    "尚市镇",
+    "唐县镇",
+    "吴山镇",
+    "新街镇",
+    "安居镇",
+    "环潭镇",
+    "洪山镇",
+    "三里岗镇",
+    "柳林镇",
+    "均川镇",
+    "万福店农场",
+    "大洪山风景名胜区",
     "太白顶风景名胜区",
 ];
 
 /// Villages and communities members link with, by township (a few each).
 const VILLAGES: [&str; 12] = [
-    "大桥街村", "将军台村", "桂花街社区", "茅茨畈村", "解河村", "新城社区", "双河村", "凤凰村", "龙泉村", "黄土关村",
-    "青龙村", "三合村",
+    "大桥街村",
+    "将军台村",
+    "桂花街社区",
+    "茅茨畈村",
+    "解河村",
+    "新城社区",
+    "双河村",
+    "凤凰村",
+    "龙泉村",
+    "黄土关村",
+    "青龙村",
+    "三合村",
 ];
 
 const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤";
@@ -215,7 +242,11 @@ pub fn members() -> Vec<DemoMember> {
                     display_name: name,
                     ethnicity: ethnicity.into(),
                     id_number,
-                    phone: format!("1{}{:09}", [3, 5, 7, 8, 9][rng.below(5)], rng.next() % 1_000_000_000),
+                    phone: format!(
+                        "1{}{:09}",
+                        [3, 5, 7, 8, 9][rng.below(5)],
+                        rng.next() % 1_000_000_000
+                    ),
                     political_affiliation: political_affiliation(sector, &mut rng) as i32,
                     employer: job.0.into(),
                     job_title: job.1.into(),
@@ -256,7 +287,11 @@ pub fn members() -> Vec<DemoMember> {
 }
 
 fn request_id(what: &str) -> String {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("https://cppcc.example/demo/{what}").as_bytes()).to_string()
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("https://cppcc.example/demo/{what}").as_bytes(),
+    )
+    .to_string()
 }
 
 /// Loads the demo committee through the members service at `members_uri`.
@@ -271,7 +306,8 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
         ttl: Duration::from_secs(3600),
     });
     let channel = cppcc_kit::client::channel(members_uri)?;
-    let mut committees = CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let mut committees =
+        CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
     let mut members = MemberServiceClient::with_interceptor(channel, Bearer::new(&token));
     let parent = format!("committees/{COMMITTEE}");
 
@@ -327,7 +363,13 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
             })
             .await
             .with_context(|| format!("creating sector {name}"))?;
-        sector_names.push(sector.into_inner().sector.context("a sector in the answer")?.name);
+        sector_names.push(
+            sector
+                .into_inner()
+                .sector
+                .context("a sector in the answer")?
+                .name,
+        );
     }
 
     let mut special = Vec::new();
@@ -344,7 +386,12 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
             })
             .await
             .with_context(|| format!("creating special committee {name}"))?;
-        special.push(sc.into_inner().special_committee.context("a special committee in the answer")?.name);
+        special.push(
+            sc.into_inner()
+                .special_committee
+                .context("a special committee in the answer")?
+                .name,
+        );
     }
 
     let mut created = Vec::with_capacity(MEMBERS);
@@ -357,7 +404,12 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
             })
             .await
             .with_context(|| format!("creating member {}", demo.member.display_name))?;
-        created.push(member.into_inner().member.context("a member in the answer")?);
+        created.push(
+            member
+                .into_inner()
+                .member
+                .context("a member in the answer")?,
+        );
     }
 
     // Each special committee: a chair and two vice chairs from the
@@ -380,7 +432,12 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
                 };
                 (standing[(c * 3 + k) % standing.len()], position)
             })
-            .chain((0..10).map(|k| (ordinary[(c * 10 + k) % ordinary.len()], pb::SpecialCommitteePosition::Member)));
+            .chain((0..10).map(|k| {
+                (
+                    ordinary[(c * 10 + k) % ordinary.len()],
+                    pb::SpecialCommitteePosition::Member,
+                )
+            }));
         for (member, position) in seats {
             members
                 .add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
@@ -415,26 +472,43 @@ mod tests {
         let all = members();
         assert_eq!(all.len(), MEMBERS);
         assert_eq!(SECTORS.iter().map(|s| s.2).sum::<usize>(), MEMBERS);
-        assert_eq!(all.iter().filter(|m| m.member.city_member).count(), CITY_MEMBERS);
-        assert_eq!(all.iter().filter(|m| m.member.township == "洪山镇").count() >= 13, true);
+        assert_eq!(
+            all.iter().filter(|m| m.member.city_member).count(),
+            CITY_MEMBERS
+        );
+        assert_eq!(
+            all.iter().filter(|m| m.member.township == "洪山镇").count() >= 13,
+            true
+        );
         assert_eq!(SPECIAL_COMMITTEES.len(), 7);
         assert_eq!(TOWNSHIPS.len(), 20);
-        let chairs = all.iter().filter(|m| m.member.role == pb::MemberRole::Chair as i32).count();
+        let chairs = all
+            .iter()
+            .filter(|m| m.member.role == pb::MemberRole::Chair as i32)
+            .count();
         assert_eq!(chairs, 1);
         // Every ID number is valid and unique, every name unique.
-        let ids: std::collections::HashSet<_> = all.iter().map(|m| m.member.id_number.clone()).collect();
+        let ids: std::collections::HashSet<_> =
+            all.iter().map(|m| m.member.id_number.clone()).collect();
         assert_eq!(ids.len(), MEMBERS);
         for m in &all {
             cppcc_members::domain::IdNumber::parse(&m.member.id_number).unwrap();
         }
-        let names: std::collections::HashSet<_> = all.iter().map(|m| m.member.display_name.clone()).collect();
+        let names: std::collections::HashSet<_> =
+            all.iter().map(|m| m.member.display_name.clone()).collect();
         assert_eq!(names.len(), MEMBERS);
     }
 
     #[test]
     fn the_demo_is_the_same_every_time() {
-        let a: Vec<_> = members().into_iter().map(|m| m.member.display_name).collect();
-        let b: Vec<_> = members().into_iter().map(|m| m.member.display_name).collect();
+        let a: Vec<_> = members()
+            .into_iter()
+            .map(|m| m.member.display_name)
+            .collect();
+        let b: Vec<_> = members()
+            .into_iter()
+            .map(|m| m.member.display_name)
+            .collect();
         assert_eq!(a, b);
     }
 }

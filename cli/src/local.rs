@@ -37,7 +37,12 @@ pub struct DevKeys {
 impl DevKeys {
     /// The issuer of development tokens.
     pub fn issuer(&self) -> anyhow::Result<TokenIssuer> {
-        Ok(TokenIssuer::from_ed_pem(self.jwt_private.as_bytes(), None, DEV_ISSUER, AUDIENCE)?)
+        Ok(TokenIssuer::from_ed_pem(
+            self.jwt_private.as_bytes(),
+            None,
+            DEV_ISSUER,
+            AUDIENCE,
+        )?)
     }
 }
 
@@ -57,7 +62,8 @@ fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
 impl DataDir {
     /// Opens (creating) the data folder.
     pub fn open(path: &Path) -> anyhow::Result<DataDir> {
-        std::fs::create_dir_all(path).with_context(|| format!("cannot create the data folder {}", path.display()))?;
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create the data folder {}", path.display()))?;
         let root = path.canonicalize()?;
         Ok(DataDir { root })
     }
@@ -117,7 +123,10 @@ impl DataDir {
         let base = PathBuf::from(format!("/var/tmp/cppcc-{digest}"));
         let _ = std::fs::write(
             self.root.join("postgres-location"),
-            format!("PostgreSQL data for this folder is kept in {}\n", base.display()),
+            format!(
+                "PostgreSQL data for this folder is kept in {}\n",
+                base.display()
+            ),
         );
         (base.join("postgres"), base.join("run"))
     }
@@ -138,10 +147,11 @@ impl DataDir {
         let pg = tokio::task::spawn_blocking(move || LocalPostgres::start(&opts)).await??;
         let admin = pg.url("postgres", "postgres");
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(DATABASE)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(DATABASE)
+                .fetch_one(&mut conn)
+                .await?;
         if !exists {
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE}")))
                 .execute(&mut conn)
@@ -152,8 +162,11 @@ impl DataDir {
 }
 
 fn reachable_by_others(path: &Path) -> bool {
-    path.ancestors()
-        .all(|dir| std::fs::metadata(dir).map(|m| m.mode() & 0o001 != 0).unwrap_or(false))
+    path.ancestors().all(|dir| {
+        std::fs::metadata(dir)
+            .map(|m| m.mode() & 0o001 != 0)
+            .unwrap_or(false)
+    })
 }
 
 /// How services reach the database: as their own role on the private
@@ -169,8 +182,14 @@ impl DatabaseAccess {
     pub fn args(&self, role: &str) -> cppcc_kit::db::DatabaseArgs {
         let (url, admin) = match self {
             DatabaseAccess::Local { socket_dir } => (
-                format!("postgres:///{DATABASE}?host={}&user={role}", socket_dir.display()),
-                format!("postgres:///{DATABASE}?host={}&user=postgres", socket_dir.display()),
+                format!(
+                    "postgres:///{DATABASE}?host={}&user={role}",
+                    socket_dir.display()
+                ),
+                format!(
+                    "postgres:///{DATABASE}?host={}&user=postgres",
+                    socket_dir.display()
+                ),
             ),
             DatabaseAccess::External(url) => (url.clone(), url.clone()),
         };
@@ -197,4 +216,3 @@ pub async fn database(data: &DataDir) -> anyhow::Result<(DatabaseAccess, Option<
         }
     }
 }
-

@@ -95,7 +95,8 @@ fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
 
 /// `cppcc up`.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    let _telemetry = cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
+    let _telemetry =
+        cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
     let data = DataDir::open(&args.data_dir)?;
     let keys = data.keys()?;
     let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
@@ -113,7 +114,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         addresses.push((service.name, addr));
         let mut stop = stopping.clone();
-        running.push(tokio::spawn(server.serve(listener, async move { stopped(&mut stop).await })));
+        running.push(tokio::spawn(
+            server.serve(listener, async move { stopped(&mut stop).await }),
+        ));
     }
     let members = addresses
         .iter()
@@ -130,7 +133,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .await
             .context("loading the demo committee")?;
         if loaded {
-            println!("demo: 随县政协 (committees/suixian) loaded: {} members", demo::MEMBERS);
+            println!(
+                "demo: 随县政协 (committees/suixian) loaded: {} members",
+                demo::MEMBERS
+            );
         } else {
             println!("demo: 随县政协 (committees/suixian) already loaded");
         }
@@ -158,9 +164,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 pub async fn migrate(data_dir: &Path) -> anyhow::Result<()> {
     let data = DataDir::open(data_dir)?;
     let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
-    cppcc_kit::db::Database::connect(cppcc_members::SCHEMA, &access.args("members"), &cppcc_members::MIGRATIONS)
-        .await
-        .map_err(anyhow::Error::from_boxed)?;
+    cppcc_kit::db::Database::connect(
+        cppcc_members::SCHEMA,
+        &access.args("members"),
+        &cppcc_members::MIGRATIONS,
+    )
+    .await
+    .map_err(anyhow::Error::from_boxed)?;
     println!("migrated: members");
     if let Some(pg) = postgres {
         tokio::task::spawn_blocking(move || pg.stop()).await?;

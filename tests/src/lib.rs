@@ -180,6 +180,30 @@ pub fn pii_args() -> PiiArgs {
     }
 }
 
+/// The environment that configures a service binary (run as its own
+/// process) for `database`, with the test keys.
+pub fn service_env(database: &TestDatabase, role: &str) -> Vec<(String, String)> {
+    let db = database.args(role);
+    let k = &keys().pii_keys;
+    [
+        ("DATABASE_URL", db.database_url),
+        (
+            "CPPCC_DATABASE_ADMIN_URL",
+            db.database_admin_url.unwrap_or_default(),
+        ),
+        ("CPPCC_JWT_PUBLIC_KEYS", keys().public_key.clone()),
+        ("CPPCC_JWT_ISSUER", ISSUER.to_owned()),
+        ("CPPCC_JWT_AUDIENCE", AUDIENCE.to_owned()),
+        ("CPPCC_PII_KEYS", k.keys.clone()),
+        ("CPPCC_PII_ACTIVE_KEY", k.active.clone()),
+        ("CPPCC_PII_INDEX_KEY", k.index_key.clone()),
+        ("CPPCC_LOG_FORMAT", "json".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// The cipher `pii_args` configures, to look at stored data in tests.
 pub fn pii() -> &'static PiiCipher {
     &keys().pii

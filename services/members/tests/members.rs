@@ -186,22 +186,28 @@ async fn create_committee(
     parent: &str,
     token: &str,
 ) -> Result<pb::Committee, tonic::Status> {
-    suite
-        .committees(token)
-        .create_committee(pb::CreateCommitteeRequest {
-            committee_id: id.into(),
-            committee: Some(pb::Committee {
-                display_name: format!("政协{id}委员会"),
-                level: CommitteeLevel::County as i32,
-                parent: parent.into(),
-                current_term: 4,
-                region_code: "421321".into(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .map(|r| r.into_inner().committee.unwrap())
+    create_committee_with(&mut suite.committees(token), id, parent).await
+}
+
+async fn create_committee_with(
+    c: &mut CommitteeServiceClient<Authed>,
+    id: &str,
+    parent: &str,
+) -> Result<pb::Committee, tonic::Status> {
+    c.create_committee(pb::CreateCommitteeRequest {
+        committee_id: id.into(),
+        committee: Some(pb::Committee {
+            display_name: format!("政协{id}委员会"),
+            level: CommitteeLevel::County as i32,
+            parent: parent.into(),
+            current_term: 4,
+            region_code: "421321".into(),
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .map(|r| r.into_inner().committee.unwrap())
 }
 
 async fn sector(m: &mut MemberServiceClient<Authed>, name: &str, kind: pb::SectorKind) -> String {
@@ -1611,4 +1617,105 @@ async fn health_and_reflection_need_no_token() {
         );
     }
     suite.running.stop().await.unwrap();
+}
+
+/// The service run as its own process, as Kubernetes runs it.
+#[tokio::test]
+async fn sigterm_lets_a_call_in_flight_finish() {
+    use tokio::io::AsyncBufReadExt as _;
+
+    let db = cppcc_tests::database().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
+        .envs(cppcc_tests::service_env(&db, "members"))
+        .env("CPPCC_MEMBERS_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the service starts")
+            .unwrap()
+            .expect("the service logs until it serves");
+        if line.contains("\"serving\"") {
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+            break log["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    let logs = tokio::spawn(async move {
+        let mut all = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            all.push(line);
+        }
+        all
+    });
+    let channel = cppcc_kit::client::channel(&format!("http://{addr}")).unwrap();
+    let mut committees =
+        CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&admin()));
+    let mut members = MemberServiceClient::with_interceptor(channel, Bearer::new(&admin()));
+    create_committee_with(&mut committees, "suixian", "")
+        .await
+        .unwrap();
+    let party = sector(&mut members, "中共", pb::SectorKind::Party).await;
+    let created = create(&mut members, member("慢一", 80, &party))
+        .await
+        .unwrap();
+    let id: Uuid = created.name.rsplit('/').next().unwrap().parse().unwrap();
+
+    // Hold the member's row so the next update waits in the database.
+    let mut holder = db.admin().await;
+    sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+    sqlx::query("SELECT 1 FROM members.member WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let mut slow_client = members.clone();
+    let name = created.name.clone();
+    let slow = tokio::spawn(async move {
+        slow_client
+            .update_member(pb::UpdateMemberRequest {
+                member: Some(pb::Member {
+                    name,
+                    employer: "随县人民医院".into(),
+                    ..Default::default()
+                }),
+                update_mask: mask(&["employer"]),
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the service waits for the call in flight"
+    );
+    assert!(!slow.is_finished());
+
+    sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), slow)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        answer.unwrap().into_inner().member.unwrap().employer,
+        "随县人民医院"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let logs = logs.await.unwrap().join("\n");
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    assert!(logs.contains("\"stopped\""), "{logs}");
 }
