@@ -10,12 +10,12 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::pii::{PiiCipher, PiiError};
 
-/// Parses a duration such as `250ms`, `5s`, `2m` or `1h`.
+/// Parses a duration such as `250ms`, `5s`, `2m`, `1h` or `184d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h"))?;
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m, h or d"))?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
@@ -25,8 +25,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => Ok(Duration::from_secs(n)),
         "m" => Ok(Duration::from_secs(n * 60)),
         "h" => Ok(Duration::from_secs(n * 3600)),
+        "d" => Ok(Duration::from_secs(n * 86_400)),
         _ => Err(format!(
-            "`{unit}` in `{text}` is not a unit: use ms, s, m or h"
+            "`{unit}` in `{text}` is not a unit: use ms, s, m, h or d"
         )),
     }
 }
@@ -69,7 +70,11 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("5").unwrap_err().contains("needs a unit"));
-        assert!(parse_duration("5d").unwrap_err().contains("is not a unit"));
+        assert_eq!(
+            parse_duration("184d"),
+            Ok(Duration::from_secs(184 * 86_400))
+        );
+        assert!(parse_duration("5w").unwrap_err().contains("is not a unit"));
         assert!(parse_duration("s").is_err());
     }
 }

@@ -21,6 +21,7 @@ pub mod fieldmask;
 pub mod filter;
 pub mod json;
 pub mod local_pg;
+pub mod maintenance;
 pub mod names;
 pub mod page;
 pub mod pii;

@@ -53,6 +53,15 @@ pub struct ServerArgs {
     /// and spread over new replicas.
     #[arg(long, env = "CPPCC_MAX_CONNECTION_AGE", default_value = "10m", value_parser = crate::config::parse_duration)]
     pub max_connection_age: Duration,
+    /// How long audit records are kept (never less than 184 days).
+    #[arg(long, env = "CPPCC_AUDIT_RETENTION", default_value = "184d", value_parser = crate::config::parse_duration)]
+    pub audit_retention: Duration,
+    /// How long published events are kept for consumers that fell behind.
+    #[arg(long, env = "CPPCC_OUTBOX_RETENTION", default_value = "30d", value_parser = crate::config::parse_duration)]
+    pub outbox_retention: Duration,
+    /// How long a create's request id still answers a retry.
+    #[arg(long, env = "CPPCC_REQUEST_ID_RETENTION", default_value = "7d", value_parser = crate::config::parse_duration)]
+    pub request_id_retention: Duration,
 }
 
 impl Default for ServerArgs {
@@ -63,6 +72,9 @@ impl Default for ServerArgs {
             shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(25),
             max_connection_age: Duration::from_secs(600),
+            audit_retention: Duration::from_secs(184 * 86_400),
+            outbox_retention: Duration::from_secs(30 * 86_400),
+            request_id_retention: Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -162,6 +174,16 @@ impl Server {
             .add_service(reflection_v1alpha);
 
         let sealer = tokio::spawn(audit::run_sealer(db.clone(), stop_rx.clone()));
+        let retention = crate::maintenance::Retention {
+            audit: args.audit_retention,
+            outbox: args.outbox_retention,
+            request_ids: args.request_id_retention,
+        };
+        let maintenance = tokio::spawn(crate::maintenance::run(
+            db.clone(),
+            retention,
+            stop_rx.clone(),
+        ));
         let delay = args.shutdown_delay;
         tokio::spawn(async move {
             shutdown.await;
@@ -211,7 +233,7 @@ impl Server {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!(grace = ?grace, "calls still open after the grace period; closing them"),
         }
-        let _ = sealer.await;
+        let _ = tokio::join!(sealer, maintenance);
         tracing::info!("stopped");
         Ok(())
     }
