@@ -78,13 +78,19 @@ impl Database {
     }
 }
 
-/// A fingerprint of a create request for its request id: the request's
-/// bytes (with the request id cleared by the caller) and the caller.
-pub fn fingerprint(request_without_id: &impl prost::Message, actor: &Actor) -> Vec<u8> {
+/// A fingerprint of a create request for its request id: the caller and
+/// the request's bytes with the request id itself cleared by `clear_id`.
+pub fn fingerprint<M: prost::Message + Clone>(
+    request: &M,
+    actor: &Actor,
+    clear_id: impl FnOnce(&mut M),
+) -> Vec<u8> {
+    let mut without_id = request.clone();
+    clear_id(&mut without_id);
     let mut hash = Sha256::new();
     hash.update(actor.subject.as_bytes());
     hash.update([0]);
-    hash.update(request_without_id.encode_to_vec());
+    hash.update(without_id.encode_to_vec());
     hash.finalize().to_vec()
 }
 

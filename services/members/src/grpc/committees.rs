@@ -218,14 +218,12 @@ impl CommitteeService for CommitteeApi {
             ))
             .into());
         }
-        let mut without_id = req.clone();
-        without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
             .claim_request_id(
                 "request_id",
                 &req.request_id,
-                &fingerprint(&without_id, &actor),
+                &fingerprint(req, &actor, |r| r.request_id.clear()),
                 &name,
             )
             .await?

@@ -20,17 +20,13 @@ use cppcc_proto::common::v1 as common;
 use cppcc_proto::members::v1 as pb;
 use pb::member_service_server::MemberService;
 
-use super::{
-    ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat, sector,
-    special_committee, today,
-};
+use super::catalogue::{self, Sectors, SpecialCommittees};
+use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat, today};
 use crate::domain::member::{self as rules, MemberFields};
 use crate::domain::{MemberStatus, text};
-use crate::store::catalogue::{
-    self as catalogue_store, CHAIR_KEY, SECTOR_NAME_KEY, SPECIAL_COMMITTEE_NAME_KEY,
-};
+use crate::store::catalogue::{self as catalogue_store, CHAIR_KEY, Catalogue};
 use crate::store::committees as committee_store;
-use crate::store::lists::{self, Catalogue};
+use crate::store::lists;
 use crate::store::members::{self as member_store, ID_NUMBER_KEY, MemberRow, MemberWrite};
 
 /// The member service.
@@ -44,34 +40,6 @@ impl MemberApi {
         MemberApi { shared }
     }
 }
-
-const SECTOR_MASK: MaskSpec = MaskSpec {
-    updatable: &["display_name", "kind", "sort_order"],
-    output_only: &[
-        ("name", "it identifies the sector"),
-        ("active_member_count", "it is output only"),
-        ("create_time", "it is output only"),
-        ("update_time", "it is output only"),
-        ("delete_time", "use DeleteSector"),
-        ("etag", "send it in sector.etag to guard the update"),
-    ],
-};
-
-const SPECIAL_COMMITTEE_MASK: MaskSpec = MaskSpec {
-    updatable: &["display_name", "sort_order"],
-    output_only: &[
-        ("name", "it identifies the special committee"),
-        ("chair", "seat a chair with AddSpecialCommitteeMember"),
-        ("member_count", "it is output only"),
-        ("create_time", "it is output only"),
-        ("update_time", "it is output only"),
-        ("delete_time", "use DeleteSpecialCommittee"),
-        (
-            "etag",
-            "send it in special_committee.etag to guard the update",
-        ),
-    ],
-};
 
 const MEMBER_MASK: MaskSpec = MaskSpec {
     updatable: &rules::UPDATABLE,
@@ -113,64 +81,7 @@ const STATUS_CHANGES: ListSpec = ListSpec {
     tie_break: None,
 };
 
-fn sector_kind(field: &str, kind: i32, errors: &mut Violations) -> i16 {
-    match pb::SectorKind::try_from(kind) {
-        Ok(pb::SectorKind::Unspecified) => {
-            errors.add(
-                field,
-                "required: SECTOR_KIND_PARTY, _ORGANISATION or _FIELD",
-            );
-            0
-        }
-        Ok(k) => k as i16,
-        Err(_) => {
-            errors.add(field, format!("{kind} is not a SectorKind value"));
-            0
-        }
-    }
-}
-
-fn display_name(field: &str, value: &str, errors: &mut Violations) -> String {
-    text(value, 1, 30).unwrap_or_else(|e| {
-        errors.add(field, e);
-        String::new()
-    })
-}
-
-fn sort_order(field: &str, value: i32, errors: &mut Violations) -> i32 {
-    errors.check(
-        !(0..=9999).contains(&value),
-        field,
-        format!("must be between 0 and 9999, not {value}"),
-    );
-    value
-}
-
 impl MemberApi {
-    async fn read_sector(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        committee: &str,
-        id: Uuid,
-    ) -> Result<Option<pb::Sector>, ServiceError> {
-        let rows = catalogue_store::sectors(conn, committee, &[id])
-            .await
-            .map_err(classify_db_error)?;
-        Ok(rows.first().map(sector))
-    }
-
-    async fn read_special_committee(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        committee: &str,
-        id: Uuid,
-    ) -> Result<Option<pb::SpecialCommittee>, ServiceError> {
-        let rows = catalogue_store::special_committees(conn, committee, &[id])
-            .await
-            .map_err(classify_db_error)?;
-        Ok(rows.first().map(special_committee))
-    }
-
     async fn member_row(
         &self,
         conn: &mut sqlx::PgConnection,
@@ -333,80 +244,17 @@ impl MemberService for MemberApi {
         request: Request<pb::CreateSectorRequest>,
     ) -> Result<Response<pb::CreateSectorResponse>, Status> {
         let req = request.get_ref();
-        let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let actor = self
-            .shared
-            .caller(&request, KEEPERS, "create sectors", &committee, &req.parent)
-            .await?;
-        let Some(input) = req.sector.as_ref() else {
-            return Err(ServiceError::invalid("sector", "required").into());
-        };
-        let mut errors = Violations::default();
-        let name_text = display_name("sector.display_name", &input.display_name, &mut errors);
-        let kind = sector_kind("sector.kind", input.kind, &mut errors);
-        let order = sort_order("sector.sort_order", input.sort_order, &mut errors);
-        errors.finish()?;
-        let id = Uuid::now_v7();
-        let name = ChildName::format(&committee, "sectors", id);
-        let mut without_id = req.clone();
-        without_id.request_id.clear();
-        let mut change = self.shared.db.change(&actor).await?;
-        if let Claim::Replay(existing) = change
-            .claim_request_id(
-                "request_id",
-                &req.request_id,
-                &fingerprint(&without_id, &actor),
-                &name,
-            )
-            .await?
-        {
-            drop(change);
-            let existing = ChildName::parse_field("name", &existing, "sectors")?;
-            let mut conn = self
-                .shared
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(classify_db_error)?;
-            let found = self.read_sector(&mut conn, &committee, existing.id).await?;
-            return Ok(Response::new(pb::CreateSectorResponse { sector: found }));
-        }
-        if committee_store::get(change.conn(), &committee)
-            .await
-            .map_err(classify_db_error)?
-            .is_none()
-        {
-            return Err(ServiceError::not_found(&req.parent).into());
-        }
-        match catalogue_store::insert_sector(change.conn(), id, &committee, &name_text, kind, order)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if constraint_violated(&e, SECTOR_NAME_KEY) => {
-                return Err(ServiceError::already_exists(
-                    &req.parent,
-                    format!("{} already has a sector named {name_text}", req.parent),
-                )
-                .into());
-            }
-            Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let created = self
-            .read_sector(change.conn(), &committee, id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("the sector just written is gone"))?;
-        change.audit(&committee, &name, None, Some(to_json(&created)));
-        change.publish(
-            &committee,
-            &name,
-            &pb::SectorChanged {
-                sector: Some(created.clone()),
-            },
-        );
-        change.commit().await?;
+        let sector = catalogue::create::<Sectors, _>(
+            &self.shared,
+            &request,
+            &req.parent,
+            req.sector.as_ref(),
+            &req.request_id,
+            |actor| fingerprint(req, actor, |r| r.request_id.clear()),
+        )
+        .await?;
         Ok(Response::new(pb::CreateSectorResponse {
-            sector: Some(created),
+            sector: Some(sector),
         }))
     }
 
@@ -414,30 +262,10 @@ impl MemberService for MemberApi {
         &self,
         request: Request<pb::GetSectorRequest>,
     ) -> Result<Response<pb::GetSectorResponse>, Status> {
-        let req = request.get_ref();
-        let name = ChildName::parse_field("name", &req.name, "sectors")?;
-        self.shared
-            .caller(
-                &request,
-                READERS,
-                "read sectors",
-                &name.committee,
-                &req.name,
-            )
-            .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
-        let found = self
-            .read_sector(&mut conn, &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
+        let sector =
+            catalogue::get::<Sectors, _>(&self.shared, &request, &request.get_ref().name).await?;
         Ok(Response::new(pb::GetSectorResponse {
-            sector: Some(found),
+            sector: Some(sector),
         }))
     }
 
@@ -446,48 +274,22 @@ impl MemberService for MemberApi {
         request: Request<pb::ListSectorsRequest>,
     ) -> Result<Response<pb::ListSectorsResponse>, Status> {
         let req = request.get_ref();
-        let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.shared
-            .caller(&request, READERS, "list sectors", &committee, &req.parent)
-            .await?;
-        let query = ListQuery::new(
-            &lists::SECTORS,
-            ListRequest {
-                page_size: req.page_size,
-                page_token: &req.page_token,
-                filter: &req.filter,
-                order_by: &req.order_by,
-            },
-            &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
-        )?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
-        let keys = lists::catalogue_page(
-            &mut conn,
-            Catalogue::Sectors,
-            &committee,
+        let page = ListRequest {
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            filter: &req.filter,
+            order_by: &req.order_by,
+        };
+        let (sectors, next_page_token) = catalogue::list::<Sectors, _>(
+            &self.shared,
+            &request,
+            &req.parent,
+            page,
             req.show_deleted,
-            &query,
         )
-        .await
-        .map_err(classify_db_error)?;
-        let (keys, next_page_token) = query.page(keys);
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
-        let rows = catalogue_store::sectors(&mut conn, &committee, &ids)
-            .await
-            .map_err(classify_db_error)?;
-        let by_id: HashMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
+        .await?;
         Ok(Response::new(pb::ListSectorsResponse {
-            sectors: ids
-                .iter()
-                .filter_map(|id| by_id.get(id))
-                .map(|r| sector(r))
-                .collect(),
+            sectors,
             next_page_token,
         }))
     }
@@ -497,85 +299,15 @@ impl MemberService for MemberApi {
         request: Request<pb::UpdateSectorRequest>,
     ) -> Result<Response<pb::UpdateSectorResponse>, Status> {
         let req = request.get_ref();
-        let Some(input) = req.sector.as_ref() else {
-            return Err(ServiceError::invalid("sector", "required").into());
-        };
-        let name = ChildName::parse_field("sector.name", &input.name, "sectors")?;
-        let actor = self
-            .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "update sectors",
-                &name.committee,
-                &input.name,
-            )
-            .await?;
-        let mask = fieldmask::resolve(req.update_mask.as_ref(), &SECTOR_MASK, |f| match f {
-            "display_name" => !input.display_name.is_empty(),
-            "kind" => input.kind != 0,
-            "sort_order" => input.sort_order != 0,
-            _ => false,
-        })?;
-        let mut change = self.shared.db.change(&actor).await?;
-        let revision = catalogue_store::lock_sector(change.conn(), &name.committee, name.id)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        etag::check(&input.etag, revision, &input.name)?;
-        let before = self
-            .read_sector(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        let mut merged = before.clone();
-        for field in &mask {
-            match *field {
-                "display_name" => merged.display_name.clone_from(&input.display_name),
-                "kind" => merged.kind = input.kind,
-                "sort_order" => merged.sort_order = input.sort_order,
-                _ => {}
-            }
-        }
-        let mut errors = Violations::default();
-        let name_text = display_name("sector.display_name", &merged.display_name, &mut errors);
-        let kind = sector_kind("sector.kind", merged.kind, &mut errors);
-        let order = sort_order("sector.sort_order", merged.sort_order, &mut errors);
-        errors.finish()?;
-        match catalogue_store::update_sector(change.conn(), name.id, &name_text, kind, order).await
-        {
-            Ok(()) => {}
-            Err(e) if constraint_violated(&e, SECTOR_NAME_KEY) => {
-                return Err(ServiceError::already_exists(
-                    &input.name,
-                    format!(
-                        "committees/{} already has a sector named {name_text}",
-                        name.committee
-                    ),
-                )
-                .into());
-            }
-            Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let after = self
-            .read_sector(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        change.audit(
-            &name.committee,
-            &input.name,
-            Some(to_json(&before)),
-            Some(to_json(&after)),
-        );
-        change.publish(
-            &name.committee,
-            &input.name,
-            &pb::SectorChanged {
-                sector: Some(after.clone()),
-            },
-        );
-        change.commit().await?;
+        let sector = catalogue::update::<Sectors, _>(
+            &self.shared,
+            &request,
+            req.sector.as_ref(),
+            req.update_mask.as_ref(),
+        )
+        .await?;
         Ok(Response::new(pb::UpdateSectorResponse {
-            sector: Some(after),
+            sector: Some(sector),
         }))
     }
 
@@ -584,60 +316,10 @@ impl MemberService for MemberApi {
         request: Request<pb::DeleteSectorRequest>,
     ) -> Result<Response<pb::DeleteSectorResponse>, Status> {
         let req = request.get_ref();
-        let name = ChildName::parse_field("name", &req.name, "sectors")?;
-        let actor = self
-            .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "delete sectors",
-                &name.committee,
-                &req.name,
-            )
-            .await?;
-        let mut change = self.shared.db.change(&actor).await?;
-        let revision = catalogue_store::lock_sector(change.conn(), &name.committee, name.id)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        etag::check(&req.etag, revision, &req.name)?;
-        let members = catalogue_store::sector_member_count(change.conn(), name.id)
-            .await
-            .map_err(classify_db_error)?;
-        if members > 0 {
-            return Err(ServiceError::failed_precondition(
-                "IN_USE",
-                &req.name,
-                format!("{members} members sit for this sector; move them to another sector before deleting it"),
-            )
-            .into());
-        }
-        let before = self
-            .read_sector(change.conn(), &name.committee, name.id)
-            .await?;
-        catalogue_store::delete_sector(change.conn(), name.id)
-            .await
-            .map_err(classify_db_error)?;
-        let after = self
-            .read_sector(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        change.audit(
-            &name.committee,
-            &req.name,
-            before.as_ref().map(to_json),
-            Some(to_json(&after)),
-        );
-        change.publish(
-            &name.committee,
-            &req.name,
-            &pb::SectorChanged {
-                sector: Some(after.clone()),
-            },
-        );
-        change.commit().await?;
+        let sector =
+            catalogue::delete::<Sectors, _>(&self.shared, &request, &req.name, &req.etag).await?;
         Ok(Response::new(pb::DeleteSectorResponse {
-            sector: Some(after),
+            sector: Some(sector),
         }))
     }
 
@@ -646,106 +328,17 @@ impl MemberService for MemberApi {
         request: Request<pb::CreateSpecialCommitteeRequest>,
     ) -> Result<Response<pb::CreateSpecialCommitteeResponse>, Status> {
         let req = request.get_ref();
-        let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let actor = self
-            .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "create special committees",
-                &committee,
-                &req.parent,
-            )
-            .await?;
-        let Some(input) = req.special_committee.as_ref() else {
-            return Err(ServiceError::invalid("special_committee", "required").into());
-        };
-        let mut errors = Violations::default();
-        let name_text = display_name(
-            "special_committee.display_name",
-            &input.display_name,
-            &mut errors,
-        );
-        let order = sort_order(
-            "special_committee.sort_order",
-            input.sort_order,
-            &mut errors,
-        );
-        errors.finish()?;
-        let id = Uuid::now_v7();
-        let name = ChildName::format(&committee, "specialCommittees", id);
-        let mut without_id = req.clone();
-        without_id.request_id.clear();
-        let mut change = self.shared.db.change(&actor).await?;
-        if let Claim::Replay(existing) = change
-            .claim_request_id(
-                "request_id",
-                &req.request_id,
-                &fingerprint(&without_id, &actor),
-                &name,
-            )
-            .await?
-        {
-            drop(change);
-            let existing = ChildName::parse_field("name", &existing, "specialCommittees")?;
-            let mut conn = self
-                .shared
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(classify_db_error)?;
-            let found = self
-                .read_special_committee(&mut conn, &committee, existing.id)
-                .await?;
-            return Ok(Response::new(pb::CreateSpecialCommitteeResponse {
-                special_committee: found,
-            }));
-        }
-        if committee_store::get(change.conn(), &committee)
-            .await
-            .map_err(classify_db_error)?
-            .is_none()
-        {
-            return Err(ServiceError::not_found(&req.parent).into());
-        }
-        match catalogue_store::insert_special_committee(
-            change.conn(),
-            id,
-            &committee,
-            &name_text,
-            order,
+        let special_committee = catalogue::create::<SpecialCommittees, _>(
+            &self.shared,
+            &request,
+            &req.parent,
+            req.special_committee.as_ref(),
+            &req.request_id,
+            |actor| fingerprint(req, actor, |r| r.request_id.clear()),
         )
-        .await
-        {
-            Ok(()) => {}
-            Err(e) if constraint_violated(&e, SPECIAL_COMMITTEE_NAME_KEY) => {
-                return Err(ServiceError::already_exists(
-                    &req.parent,
-                    format!(
-                        "{} already has a special committee named {name_text}",
-                        req.parent
-                    ),
-                )
-                .into());
-            }
-            Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let created = self
-            .read_special_committee(change.conn(), &committee, id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("the special committee just written is gone"))?;
-        change.audit(&committee, &name, None, Some(to_json(&created)));
-        change.publish(
-            &committee,
-            &name,
-            &pb::SpecialCommitteeChanged {
-                special_committee: Some(created.clone()),
-            },
-        );
-        change.commit().await?;
+        .await?;
         Ok(Response::new(pb::CreateSpecialCommitteeResponse {
-            special_committee: Some(created),
+            special_committee: Some(special_committee),
         }))
     }
 
@@ -753,30 +346,11 @@ impl MemberService for MemberApi {
         &self,
         request: Request<pb::GetSpecialCommitteeRequest>,
     ) -> Result<Response<pb::GetSpecialCommitteeResponse>, Status> {
-        let req = request.get_ref();
-        let name = ChildName::parse_field("name", &req.name, "specialCommittees")?;
-        self.shared
-            .caller(
-                &request,
-                READERS,
-                "read special committees",
-                &name.committee,
-                &req.name,
-            )
-            .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
-        let found = self
-            .read_special_committee(&mut conn, &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
+        let special_committee =
+            catalogue::get::<SpecialCommittees, _>(&self.shared, &request, &request.get_ref().name)
+                .await?;
         Ok(Response::new(pb::GetSpecialCommitteeResponse {
-            special_committee: Some(found),
+            special_committee: Some(special_committee),
         }))
     }
 
@@ -785,54 +359,22 @@ impl MemberService for MemberApi {
         request: Request<pb::ListSpecialCommitteesRequest>,
     ) -> Result<Response<pb::ListSpecialCommitteesResponse>, Status> {
         let req = request.get_ref();
-        let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.shared
-            .caller(
-                &request,
-                READERS,
-                "list special committees",
-                &committee,
-                &req.parent,
-            )
-            .await?;
-        let query = ListQuery::new(
-            &lists::SPECIAL_COMMITTEES,
-            ListRequest {
-                page_size: req.page_size,
-                page_token: &req.page_token,
-                filter: &req.filter,
-                order_by: &req.order_by,
-            },
-            &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
-        )?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
-        let keys = lists::catalogue_page(
-            &mut conn,
-            Catalogue::SpecialCommittees,
-            &committee,
+        let page = ListRequest {
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            filter: &req.filter,
+            order_by: &req.order_by,
+        };
+        let (special_committees, next_page_token) = catalogue::list::<SpecialCommittees, _>(
+            &self.shared,
+            &request,
+            &req.parent,
+            page,
             req.show_deleted,
-            &query,
         )
-        .await
-        .map_err(classify_db_error)?;
-        let (keys, next_page_token) = query.page(keys);
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
-        let rows = catalogue_store::special_committees(&mut conn, &committee, &ids)
-            .await
-            .map_err(classify_db_error)?;
-        let by_id: HashMap<Uuid, _> = rows.iter().map(|r| (r.id, r)).collect();
+        .await?;
         Ok(Response::new(pb::ListSpecialCommitteesResponse {
-            special_committees: ids
-                .iter()
-                .filter_map(|id| by_id.get(id))
-                .map(|r| special_committee(r))
-                .collect(),
+            special_committees,
             next_page_token,
         }))
     }
@@ -842,97 +384,15 @@ impl MemberService for MemberApi {
         request: Request<pb::UpdateSpecialCommitteeRequest>,
     ) -> Result<Response<pb::UpdateSpecialCommitteeResponse>, Status> {
         let req = request.get_ref();
-        let Some(input) = req.special_committee.as_ref() else {
-            return Err(ServiceError::invalid("special_committee", "required").into());
-        };
-        let name =
-            ChildName::parse_field("special_committee.name", &input.name, "specialCommittees")?;
-        let actor = self
-            .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "update special committees",
-                &name.committee,
-                &input.name,
-            )
-            .await?;
-        let mask = fieldmask::resolve(
+        let special_committee = catalogue::update::<SpecialCommittees, _>(
+            &self.shared,
+            &request,
+            req.special_committee.as_ref(),
             req.update_mask.as_ref(),
-            &SPECIAL_COMMITTEE_MASK,
-            |f| match f {
-                "display_name" => !input.display_name.is_empty(),
-                "sort_order" => input.sort_order != 0,
-                _ => false,
-            },
-        )?;
-        let mut change = self.shared.db.change(&actor).await?;
-        let revision =
-            catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
-                .await
-                .map_err(classify_db_error)?
-                .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        etag::check(&input.etag, revision, &input.name)?;
-        let before = self
-            .read_special_committee(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        let mut merged = before.clone();
-        for field in &mask {
-            match *field {
-                "display_name" => merged.display_name.clone_from(&input.display_name),
-                "sort_order" => merged.sort_order = input.sort_order,
-                _ => {}
-            }
-        }
-        let mut errors = Violations::default();
-        let name_text = display_name(
-            "special_committee.display_name",
-            &merged.display_name,
-            &mut errors,
-        );
-        let order = sort_order(
-            "special_committee.sort_order",
-            merged.sort_order,
-            &mut errors,
-        );
-        errors.finish()?;
-        match catalogue_store::update_special_committee(change.conn(), name.id, &name_text, order)
-            .await
-        {
-            Ok(()) => {}
-            Err(e) if constraint_violated(&e, SPECIAL_COMMITTEE_NAME_KEY) => {
-                return Err(ServiceError::already_exists(
-                    &input.name,
-                    format!(
-                        "committees/{} already has a special committee named {name_text}",
-                        name.committee
-                    ),
-                )
-                .into());
-            }
-            Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let after = self
-            .read_special_committee(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
-        change.audit(
-            &name.committee,
-            &input.name,
-            Some(to_json(&before)),
-            Some(to_json(&after)),
-        );
-        change.publish(
-            &name.committee,
-            &input.name,
-            &pb::SpecialCommitteeChanged {
-                special_committee: Some(after.clone()),
-            },
-        );
-        change.commit().await?;
+        )
+        .await?;
         Ok(Response::new(pb::UpdateSpecialCommitteeResponse {
-            special_committee: Some(after),
+            special_committee: Some(special_committee),
         }))
     }
 
@@ -941,63 +401,11 @@ impl MemberService for MemberApi {
         request: Request<pb::DeleteSpecialCommitteeRequest>,
     ) -> Result<Response<pb::DeleteSpecialCommitteeResponse>, Status> {
         let req = request.get_ref();
-        let name = ChildName::parse_field("name", &req.name, "specialCommittees")?;
-        let actor = self
-            .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "delete special committees",
-                &name.committee,
-                &req.name,
-            )
-            .await?;
-        let mut change = self.shared.db.change(&actor).await?;
-        let revision =
-            catalogue_store::lock_special_committee(change.conn(), &name.committee, name.id)
-                .await
-                .map_err(classify_db_error)?
-                .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        etag::check(&req.etag, revision, &req.name)?;
-        let seats = catalogue_store::seat_count(change.conn(), name.id)
-            .await
-            .map_err(classify_db_error)?;
-        if seats > 0 {
-            return Err(ServiceError::failed_precondition(
-                "IN_USE",
-                &req.name,
-                format!(
-                    "{seats} members sit on this special committee; remove them before deleting it"
-                ),
-            )
-            .into());
-        }
-        let before = self
-            .read_special_committee(change.conn(), &name.committee, name.id)
-            .await?;
-        catalogue_store::delete_special_committee(change.conn(), name.id)
-            .await
-            .map_err(classify_db_error)?;
-        let after = self
-            .read_special_committee(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        change.audit(
-            &name.committee,
-            &req.name,
-            before.as_ref().map(to_json),
-            Some(to_json(&after)),
-        );
-        change.publish(
-            &name.committee,
-            &req.name,
-            &pb::SpecialCommitteeChanged {
-                special_committee: Some(after.clone()),
-            },
-        );
-        change.commit().await?;
+        let special_committee =
+            catalogue::delete::<SpecialCommittees, _>(&self.shared, &request, &req.name, &req.etag)
+                .await?;
         Ok(Response::new(pb::DeleteSpecialCommitteeResponse {
-            special_committee: Some(after),
+            special_committee: Some(special_committee),
         }))
     }
 
@@ -1055,10 +463,15 @@ impl MemberService for MemberApi {
             )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
-        catalogue_store::lock_special_committee(change.conn(), &sc.committee, sc.id)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&req.special_committee))?;
+        catalogue_store::lock(
+            change.conn(),
+            Catalogue::SpecialCommittees,
+            &sc.committee,
+            sc.id,
+        )
+        .await
+        .map_err(classify_db_error)?
+        .ok_or_else(|| ServiceError::not_found(&req.special_committee))?;
         let (_, status) = member_store::lock(change.conn(), &member.committee, member.id)
             .await
             .map_err(classify_db_error)?
@@ -1088,7 +501,7 @@ impl MemberService for MemberApi {
             }
             Err(e) => return Err(classify_db_error(e).into()),
         };
-        catalogue_store::touch_special_committee(change.conn(), sc.id)
+        catalogue_store::mark(change.conn(), Catalogue::SpecialCommittees, sc.id, false)
             .await
             .map_err(classify_db_error)?;
         member_store::touch(change.conn(), member.id)
@@ -1140,7 +553,7 @@ impl MemberService for MemberApi {
         {
             return Err(ServiceError::not_found(&resource).into());
         }
-        catalogue_store::touch_special_committee(change.conn(), sc.id)
+        catalogue_store::mark(change.conn(), Catalogue::SpecialCommittees, sc.id, false)
             .await
             .map_err(classify_db_error)?;
         member_store::touch(change.conn(), member.id)
@@ -1201,8 +614,7 @@ impl MemberService for MemberApi {
             .acquire()
             .await
             .map_err(classify_db_error)?;
-        if self
-            .read_special_committee(&mut conn, &sc.committee, sc.id)
+        if catalogue::read::<SpecialCommittees>(&mut conn, &sc.committee, sc.id)
             .await?
             .is_none()
         {
@@ -1235,14 +647,12 @@ impl MemberService for MemberApi {
         let fields = MemberFields::parse(input, &committee, "member")?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "members", id);
-        let mut without_id = req.clone();
-        without_id.request_id.clear();
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
             .claim_request_id(
                 "request_id",
                 &req.request_id,
-                &fingerprint(&without_id, &actor),
+                &fingerprint(req, &actor, |r| r.request_id.clear()),
                 &name,
             )
             .await?

@@ -2,6 +2,7 @@
 //! the store, map rows to messages (masking personal data where the caller
 //! is not entitled to it), audit and publish.
 
+mod catalogue;
 mod committees;
 mod members;
 
@@ -20,7 +21,7 @@ use cppcc_proto::common::v1 as common;
 use cppcc_proto::members::v1 as pb;
 
 use crate::domain::member::Link;
-use crate::store::catalogue::{SeatRow, SectorRow, SpecialCommitteeRow};
+use crate::store::catalogue::SeatRow;
 use crate::store::members::MemberRow;
 
 pub use committees::CommitteeApi;
@@ -204,37 +205,6 @@ pub(crate) fn masked(mut m: pb::Member) -> pb::Member {
         m.personal_data_masked = true;
     }
     m
-}
-
-fn sector(row: &SectorRow) -> pb::Sector {
-    pb::Sector {
-        name: ChildName::format(&row.committee_id, "sectors", row.id),
-        display_name: row.display_name.clone(),
-        kind: row.kind.into(),
-        sort_order: row.sort_order,
-        active_member_count: row.active_member_count as i32,
-        create_time: Some(timestamp(row.create_time)),
-        update_time: Some(timestamp(row.update_time)),
-        delete_time: row.delete_time.map(timestamp),
-        etag: etag::format(row.revision),
-    }
-}
-
-fn special_committee(row: &SpecialCommitteeRow) -> pb::SpecialCommittee {
-    pb::SpecialCommittee {
-        name: ChildName::format(&row.committee_id, "specialCommittees", row.id),
-        display_name: row.display_name.clone(),
-        sort_order: row.sort_order,
-        chair: row
-            .chair
-            .map(|id| ChildName::format(&row.committee_id, "members", id))
-            .unwrap_or_default(),
-        member_count: row.member_count as i32,
-        create_time: Some(timestamp(row.create_time)),
-        update_time: Some(timestamp(row.update_time)),
-        delete_time: row.delete_time.map(timestamp),
-        etag: etag::format(row.revision),
-    }
 }
 
 fn seat(committee: &str, row: &SeatRow) -> pb::SpecialCommitteeMembership {

@@ -4,9 +4,28 @@ use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// A sector as stored, with its count of members in office.
+/// The two catalogues of a committee: sectors and special committees.
+/// They have the same shape; a sector also has a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Catalogue {
+    Sectors,
+    SpecialCommittees,
+}
+
+impl Catalogue {
+    /// The unique index on a committee's live entry names.
+    pub fn name_key(self) -> &'static str {
+        match self {
+            Catalogue::Sectors => "sector_display_name_key",
+            Catalogue::SpecialCommittees => "special_committee_display_name_key",
+        }
+    }
+}
+
+/// A catalogue entry as stored. `count` is, for a sector, its members in
+/// office; for a special committee, its seats.
 #[derive(Clone, Debug)]
-pub struct SectorRow {
+pub struct EntryRow {
     pub id: Uuid,
     pub committee_id: String,
     pub display_name: String,
@@ -16,110 +35,214 @@ pub struct SectorRow {
     pub create_time: OffsetDateTime,
     pub update_time: OffsetDateTime,
     pub delete_time: Option<OffsetDateTime>,
-    pub active_member_count: i64,
+    pub count: i64,
+    pub chair: Option<Uuid>,
 }
 
-/// The unique index on a committee's live sector names.
-pub const SECTOR_NAME_KEY: &str = "sector_display_name_key";
-/// The unique index on a committee's live special-committee names.
-pub const SPECIAL_COMMITTEE_NAME_KEY: &str = "special_committee_display_name_key";
+/// An entry's fields as written (`kind` is 0 for special committees).
+#[derive(Clone, Debug)]
+pub struct EntryFields {
+    pub display_name: String,
+    pub kind: i16,
+    pub sort_order: i32,
+}
+
 /// The unique index allowing one chair per special committee.
 pub const CHAIR_KEY: &str = "special_committee_chair_key";
 
-pub async fn insert_sector(
+pub async fn insert(
     conn: &mut PgConnection,
+    catalogue: Catalogue,
     id: Uuid,
     committee: &str,
-    display_name: &str,
-    kind: i16,
-    sort_order: i32,
+    f: &EntryFields,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO members.sector (id, committee_id, display_name, kind, sort_order) VALUES ($1, $2, $3, $4, $5)",
-        id,
-        committee,
-        display_name,
-        kind,
-        sort_order,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    match catalogue {
+        Catalogue::Sectors => sqlx::query!(
+            "INSERT INTO members.sector (id, committee_id, display_name, kind, sort_order) VALUES ($1, $2, $3, $4, $5)",
+            id,
+            committee,
+            f.display_name,
+            f.kind,
+            f.sort_order,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+        Catalogue::SpecialCommittees => sqlx::query!(
+            "INSERT INTO members.special_committee (id, committee_id, display_name, sort_order) VALUES ($1, $2, $3, $4)",
+            id,
+            committee,
+            f.display_name,
+            f.sort_order,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+    }
 }
 
-/// Reads sectors by id (in any order), with their member counts.
-pub async fn sectors(
+/// Reads entries by id, in any order.
+pub async fn read(
     conn: &mut PgConnection,
+    catalogue: Catalogue,
     committee: &str,
     ids: &[Uuid],
-) -> Result<Vec<SectorRow>, sqlx::Error> {
-    sqlx::query_as!(
-        SectorRow,
-        r#"SELECT s.id, s.committee_id, s.display_name, s.kind, s.sort_order, s.revision,
-                  s.create_time, s.update_time, s.delete_time,
-                  (SELECT count(*) FROM members.member m WHERE m.sector_id = s.id AND m.status = 1)
-                    AS "active_member_count!"
-           FROM members.sector s WHERE s.committee_id = $1 AND s.id = ANY($2)"#,
-        committee,
-        ids,
-    )
-    .fetch_all(conn)
-    .await
+) -> Result<Vec<EntryRow>, sqlx::Error> {
+    match catalogue {
+        Catalogue::Sectors => {
+            sqlx::query_as!(
+                EntryRow,
+                r#"SELECT s.id, s.committee_id, s.display_name, s.kind, s.sort_order, s.revision,
+                          s.create_time, s.update_time, s.delete_time,
+                          (SELECT count(*) FROM members.member m WHERE m.sector_id = s.id AND m.status = 1)
+                            AS "count!",
+                          NULL::uuid AS chair
+                   FROM members.sector s WHERE s.committee_id = $1 AND s.id = ANY($2)"#,
+                committee,
+                ids,
+            )
+            .fetch_all(conn)
+            .await
+        }
+        Catalogue::SpecialCommittees => {
+            sqlx::query_as!(
+                EntryRow,
+                r#"SELECT s.id, s.committee_id, s.display_name, 0::smallint AS "kind!", s.sort_order, s.revision,
+                          s.create_time, s.update_time, s.delete_time,
+                          (SELECT count(*) FROM members.special_committee_member f
+                           WHERE f.special_committee_id = s.id) AS "count!",
+                          (SELECT f.member_id FROM members.special_committee_member f
+                           WHERE f.special_committee_id = s.id AND f.position = 1) AS chair
+                   FROM members.special_committee s WHERE s.committee_id = $1 AND s.id = ANY($2)"#,
+                committee,
+                ids,
+            )
+            .fetch_all(conn)
+            .await
+        }
+    }
 }
 
-pub async fn lock_sector(
+/// Locks a live entry for a change; its revision.
+pub async fn lock(
     conn: &mut PgConnection,
+    catalogue: Catalogue,
     committee: &str,
     id: Uuid,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT revision FROM members.sector WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL FOR UPDATE",
-        committee,
-        id,
-    )
-    .fetch_optional(conn)
-    .await
+    match catalogue {
+        Catalogue::Sectors => {
+            sqlx::query_scalar!(
+                "SELECT revision FROM members.sector
+                 WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL FOR UPDATE",
+                committee,
+                id,
+            )
+            .fetch_optional(conn)
+            .await
+        }
+        Catalogue::SpecialCommittees => {
+            sqlx::query_scalar!(
+                "SELECT revision FROM members.special_committee
+                 WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL FOR UPDATE",
+                committee,
+                id,
+            )
+            .fetch_optional(conn)
+            .await
+        }
+    }
 }
 
-pub async fn update_sector(
+pub async fn update(
     conn: &mut PgConnection,
+    catalogue: Catalogue,
     id: Uuid,
-    display_name: &str,
-    kind: i16,
-    sort_order: i32,
+    f: &EntryFields,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.sector SET display_name = $2, kind = $3, sort_order = $4,
-                revision = revision + 1, update_time = now()
-         WHERE id = $1",
-        id,
-        display_name,
-        kind,
-        sort_order,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    match catalogue {
+        Catalogue::Sectors => sqlx::query!(
+            "UPDATE members.sector SET display_name = $2, kind = $3, sort_order = $4,
+                    revision = revision + 1, update_time = now()
+             WHERE id = $1",
+            id,
+            f.display_name,
+            f.kind,
+            f.sort_order,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+        Catalogue::SpecialCommittees => sqlx::query!(
+            "UPDATE members.special_committee SET display_name = $2, sort_order = $3,
+                    revision = revision + 1, update_time = now()
+             WHERE id = $1",
+            id,
+            f.display_name,
+            f.sort_order,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+    }
 }
 
-/// How many members (in any status) sit for a sector.
-pub async fn sector_member_count(conn: &mut PgConnection, id: Uuid) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM members.member WHERE sector_id = $1"#,
-        id
-    )
-    .fetch_one(conn)
-    .await
+/// What still uses an entry: members (in any status) sitting for a
+/// sector, or seats on a special committee.
+pub async fn users(
+    conn: &mut PgConnection,
+    catalogue: Catalogue,
+    id: Uuid,
+) -> Result<i64, sqlx::Error> {
+    match catalogue {
+        Catalogue::Sectors => {
+            sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM members.member WHERE sector_id = $1"#, id)
+                .fetch_one(conn)
+                .await
+        }
+        Catalogue::SpecialCommittees => {
+            sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM members.special_committee_member WHERE special_committee_id = $1"#,
+                id,
+            )
+            .fetch_one(conn)
+            .await
+        }
+    }
 }
 
-pub async fn delete_sector(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.sector SET delete_time = now(), update_time = now(), revision = revision + 1 WHERE id = $1",
-        id,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+/// Marks an entry deleted (kept as a tombstone), or changed when `delete` is false.
+pub async fn mark(
+    conn: &mut PgConnection,
+    catalogue: Catalogue,
+    id: Uuid,
+    delete: bool,
+) -> Result<(), sqlx::Error> {
+    match catalogue {
+        Catalogue::Sectors => sqlx::query!(
+            "UPDATE members.sector
+             SET delete_time = CASE WHEN $2 THEN now() ELSE delete_time END,
+                 update_time = now(), revision = revision + 1
+             WHERE id = $1",
+            id,
+            delete,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+        Catalogue::SpecialCommittees => sqlx::query!(
+            "UPDATE members.special_committee
+             SET delete_time = CASE WHEN $2 THEN now() ELSE delete_time END,
+                 update_time = now(), revision = revision + 1
+             WHERE id = $1",
+            id,
+            delete,
+        )
+        .execute(conn)
+        .await
+        .map(drop),
+    }
 }
 
 /// Whether a live sector with this id belongs to the committee.
@@ -136,121 +259,6 @@ pub async fn sector_exists(
     )
     .fetch_one(conn)
     .await
-}
-
-/// A special committee as stored, with its chair and size.
-#[derive(Clone, Debug)]
-pub struct SpecialCommitteeRow {
-    pub id: Uuid,
-    pub committee_id: String,
-    pub display_name: String,
-    pub sort_order: i32,
-    pub revision: i64,
-    pub create_time: OffsetDateTime,
-    pub update_time: OffsetDateTime,
-    pub delete_time: Option<OffsetDateTime>,
-    pub chair: Option<Uuid>,
-    pub member_count: i64,
-}
-
-pub async fn insert_special_committee(
-    conn: &mut PgConnection,
-    id: Uuid,
-    committee: &str,
-    display_name: &str,
-    sort_order: i32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO members.special_committee (id, committee_id, display_name, sort_order) VALUES ($1, $2, $3, $4)",
-        id,
-        committee,
-        display_name,
-        sort_order,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// Reads special committees by id (in any order).
-pub async fn special_committees(
-    conn: &mut PgConnection,
-    committee: &str,
-    ids: &[Uuid],
-) -> Result<Vec<SpecialCommitteeRow>, sqlx::Error> {
-    sqlx::query_as!(
-        SpecialCommitteeRow,
-        r#"SELECT s.id, s.committee_id, s.display_name, s.sort_order, s.revision,
-                  s.create_time, s.update_time, s.delete_time,
-                  (SELECT f.member_id FROM members.special_committee_member f
-                   WHERE f.special_committee_id = s.id AND f.position = 1) AS chair,
-                  (SELECT count(*) FROM members.special_committee_member f
-                   WHERE f.special_committee_id = s.id) AS "member_count!"
-           FROM members.special_committee s WHERE s.committee_id = $1 AND s.id = ANY($2)"#,
-        committee,
-        ids,
-    )
-    .fetch_all(conn)
-    .await
-}
-
-pub async fn lock_special_committee(
-    conn: &mut PgConnection,
-    committee: &str,
-    id: Uuid,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT revision FROM members.special_committee
-         WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL FOR UPDATE",
-        committee,
-        id,
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-pub async fn update_special_committee(
-    conn: &mut PgConnection,
-    id: Uuid,
-    display_name: &str,
-    sort_order: i32,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.special_committee SET display_name = $2, sort_order = $3,
-                revision = revision + 1, update_time = now()
-         WHERE id = $1",
-        id,
-        display_name,
-        sort_order,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-pub async fn delete_special_committee(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.special_committee SET delete_time = now(), update_time = now(), revision = revision + 1
-         WHERE id = $1",
-        id,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
-}
-
-/// Marks a special committee changed (its chair or size moved).
-pub async fn touch_special_committee(conn: &mut PgConnection, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.special_committee SET revision = revision + 1, update_time = now() WHERE id = $1",
-        id,
-    )
-    .execute(conn)
-    .await
-    .map(drop)
 }
 
 /// A member's seat, with the member's name.
@@ -304,19 +312,6 @@ pub async fn delete_seat(
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// How many seats a special committee has.
-pub async fn seat_count(
-    conn: &mut PgConnection,
-    special_committee: Uuid,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!" FROM members.special_committee_member WHERE special_committee_id = $1"#,
-        special_committee,
-    )
-    .fetch_one(conn)
-    .await
 }
 
 /// A page of a special committee's seats: chair, vice chairs, members,

@@ -13,6 +13,8 @@ use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 use cppcc_proto::common::v1 as common;
 use cppcc_proto::members::v1 as pb;
 
+use super::catalogue::Catalogue;
+
 /// The sort keys of one listed row.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KeyRow {
@@ -163,13 +165,6 @@ pub const SPECIAL_COMMITTEES: ListSpec = ListSpec {
     ],
     ..SECTORS
 };
-
-/// Which table a catalogue list reads.
-#[derive(Clone, Copy, Debug)]
-pub enum Catalogue {
-    Sectors,
-    SpecialCommittees,
-}
 
 /// One page of member ids, and (if `count`) how many members match in all.
 pub async fn member_page(
