@@ -204,6 +204,24 @@ pub fn service_env(database: &TestDatabase, role: &str) -> Vec<(String, String)>
     .collect()
 }
 
+/// Personal-data keys after a rotation: a second key, active; the first
+/// kept (to read old rows) when `keep_old`.
+pub fn rotated_pii_args(keep_old: bool) -> PiiArgs {
+    static SECOND: OnceLock<cppcc_kit::pii::GeneratedKeys> = OnceLock::new();
+    let second = SECOND.get_or_init(|| PiiCipher::generate().1);
+    let new_key = second.keys.replacen("k1:", "k2:", 1);
+    let k = &keys().pii_keys;
+    PiiArgs {
+        pii_keys: SecretString::from(if keep_old {
+            format!("{},{new_key}", k.keys)
+        } else {
+            new_key
+        }),
+        pii_active_key: "k2".to_owned(),
+        pii_index_key: SecretString::from(k.index_key.clone()),
+    }
+}
+
 /// The cipher `pii_args` configures, to look at stored data in tests.
 pub fn pii() -> &'static PiiCipher {
     &keys().pii

@@ -57,9 +57,21 @@ pub struct Config {
 pub async fn server(config: &Config) -> Result<Server, BoxError> {
     let db = Database::connect(SCHEMA, &config.database, &MIGRATIONS).await?;
     let verifier = Arc::new(TokenVerifier::from_args(&config.auth)?);
+    let pii = Arc::new(config.pii.cipher()?);
+    // After a key rotation, seal old rows with the new keys, in the background.
+    let (pool, keys) = (db.pool().clone(), pii.clone());
+    tokio::spawn(async move {
+        match store::reseal::reseal(&pool, &keys).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "personal data sealed again with the active key"),
+            Err(e) => {
+                tracing::warn!(error = %e, "re-sealing personal data failed; old keys are still needed")
+            }
+        }
+    });
     let shared = grpc::Shared {
         db: db.clone(),
-        pii: Arc::new(config.pii.cipher()?),
+        pii,
     };
     Ok(Server::new(db, verifier, &config.server)
         .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(

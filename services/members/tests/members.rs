@@ -1794,3 +1794,52 @@ async fn old_rows_are_purged_and_the_chain_still_holds() {
     assert!(report.intact, "{report:?}");
     assert_eq!(report.records_checked, total - 3 + 2);
 }
+
+#[tokio::test]
+async fn rotated_keys_reseal_old_rows_so_the_old_key_can_go() {
+    let (suite, seed) = Suite::seeded().await;
+    let created = create(
+        &mut suite.members(&admin()),
+        member("轮换", 95, &seed.party),
+    )
+    .await
+    .unwrap();
+    suite.running.stop().await.unwrap();
+
+    // Start again with a new active key, the old one kept for reading.
+    let mut rotated = config(&suite.db);
+    rotated.pii = cppcc_tests::rotated_pii_args(true);
+    let pii = rotated.pii.cipher().unwrap();
+    let running = cppcc_tests::serve(cppcc_members::server(&rotated).await.unwrap()).await;
+    let pool = sqlx::PgPool::connect(&suite.db.admin_url()).await.unwrap();
+    let mut stale = true;
+    for _ in 0..100 {
+        let sealed: Vec<u8> = sqlx::query_scalar("SELECT id_number_sealed FROM members.member")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        stale = pii.is_stale(&sealed);
+        if !stale {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!stale, "the row is sealed with the new key");
+    running.stop().await.unwrap();
+
+    // The old key can now be dropped: the data still reads back.
+    let mut only_new = config(&suite.db);
+    only_new.pii = cppcc_tests::rotated_pii_args(false);
+    let running = cppcc_tests::serve(cppcc_members::server(&only_new).await.unwrap()).await;
+    let mut m = MemberServiceClient::with_interceptor(running.channel(), Bearer::new(&admin()));
+    let full = get(&mut m, &created.name, pb::MemberView::Full)
+        .await
+        .unwrap();
+    assert_eq!(full.id_number, id_number(95));
+    assert_eq!(full.phone, "13800000095");
+    // And the duplicate check still finds the number.
+    let dup = create(&mut m, member("重复", 95, &seed.party))
+        .await
+        .unwrap_err();
+    assert_eq!(dup.code(), Code::AlreadyExists);
+}

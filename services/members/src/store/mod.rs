@@ -5,3 +5,4 @@ pub mod catalogue;
 pub mod committees;
 pub mod lists;
 pub mod members;
+pub mod reseal;
