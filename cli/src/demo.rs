@@ -286,6 +286,36 @@ pub fn members() -> Vec<DemoMember> {
     out
 }
 
+/// A member for load tests: valid and different for every `n` (up to
+/// about 30 million), in the given sector.
+pub fn member_for_bench(n: u32, sector: &str) -> pb::Member {
+    let birth = time::Date::from_calendar_date(1950, time::Month::January, 1).expect("a real day")
+        + time::Duration::days(i64::from(n / 1000));
+    let first17 = format!(
+        "421321{:04}{:02}{:02}{:03}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day(),
+        n % 1000
+    );
+    pb::Member {
+        display_name: format!("压测{n}"),
+        id_number: format!("{first17}{}", check_char(first17.as_bytes()) as char),
+        phone: format!("138{:08}", n % 100_000_000),
+        sector: sector.to_owned(),
+        role: pb::MemberRole::Member as i32,
+        ethnicity: "汉族".into(),
+        employer: "随县人民医院".into(),
+        job_title: "院长".into(),
+        township: "洪山镇".into(),
+        links: vec![pb::MemberLink {
+            kind: pb::MemberLinkKind::Village as i32,
+            display_name: "大桥街村".into(),
+        }],
+        ..Default::default()
+    }
+}
+
 fn request_id(what: &str) -> String {
     Uuid::new_v5(
         &Uuid::NAMESPACE_URL,

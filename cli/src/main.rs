@@ -6,9 +6,7 @@
 //! - `cppcc migrate`: applies every service's migrations and exits.
 //! - `cppcc token --role admin --committee suixian`: a development token.
 
-mod demo;
-mod local;
-mod up;
+use cppcc_cli::{local, up};
 
 use std::path::PathBuf;
 use std::time::Duration;

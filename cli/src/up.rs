@@ -35,13 +35,13 @@ pub struct UpArgs {
 }
 
 /// What every service started here shares.
-struct Env {
-    access: DatabaseAccess,
-    keys: DevKeys,
+pub struct Env {
+    pub access: DatabaseAccess,
+    pub keys: DevKeys,
 }
 
 impl Env {
-    fn auth(&self) -> AuthArgs {
+    pub fn auth(&self) -> AuthArgs {
         AuthArgs {
             jwt_public_keys: vec![self.keys.jwt_public.clone()],
             jwt_issuer: DEV_ISSUER.to_owned(),
@@ -49,7 +49,7 @@ impl Env {
         }
     }
 
-    fn pii(&self) -> PiiArgs {
+    pub fn pii(&self) -> PiiArgs {
         PiiArgs {
             pii_keys: SecretString::from(self.keys.pii_keys.clone()),
             pii_active_key: self.keys.pii_active.clone(),
@@ -57,7 +57,7 @@ impl Env {
         }
     }
 
-    fn server(&self) -> ServerArgs {
+    pub fn server(&self) -> ServerArgs {
         ServerArgs {
             shutdown_grace: std::time::Duration::from_secs(10),
             ..ServerArgs::default()

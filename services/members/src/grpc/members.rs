@@ -25,7 +25,6 @@ use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked
 use crate::domain::member::{self as rules, MemberFields};
 use crate::domain::{MemberStatus, text};
 use crate::store::catalogue::{self as catalogue_store, CHAIR_KEY, Catalogue};
-use crate::store::committees as committee_store;
 use crate::store::lists;
 use crate::store::members::{self as member_store, ID_NUMBER_KEY, MemberRow, MemberWrite};
 
@@ -165,28 +164,22 @@ impl MemberApi {
         committee: &str,
         fields: &MemberFields,
     ) -> Result<i32, ServiceError> {
-        let committee_row = committee_store::get(change.conn(), committee)
-            .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(super::committee_resource(committee)))?;
-        let mut errors = Violations::default();
-        let sector_live =
-            catalogue_store::sector_exists(change.conn(), committee, fields.sector_id)
+        let (current_term, sector_live) =
+            member_store::references(change.conn(), committee, fields.sector_id)
                 .await
-                .map_err(classify_db_error)?;
+                .map_err(classify_db_error)?
+                .ok_or_else(|| ServiceError::not_found(super::committee_resource(committee)))?;
+        let mut errors = Violations::default();
         errors.check(
             !sector_live,
             "member.sector",
             "no such sector in this committee",
         );
-        let term = fields.term.unwrap_or(committee_row.current_term);
+        let term = fields.term.unwrap_or(current_term);
         errors.check(
-            term > committee_row.current_term,
+            term > current_term,
             "member.term",
-            format!(
-                "the committee's current term is {}, not {term}",
-                committee_row.current_term
-            ),
+            format!("the committee's current term is {current_term}, not {term}"),
         );
         errors.finish()?;
         Ok(term)
@@ -678,18 +671,14 @@ impl MemberService for MemberApi {
             .check_references(&mut change, &committee, &fields)
             .await?;
         let write = self.write(id, &fields, term)?;
-        match member_store::insert(change.conn(), id, &committee, &write).await {
-            Ok(()) => {}
+        let row = match member_store::insert(change.conn(), id, &committee, &write).await {
+            Ok(row) => row,
             Err(e) if constraint_violated(&e, ID_NUMBER_KEY) => {
                 drop(change);
                 return Err(self.duplicate_id_number(&committee, &fields).await.into());
             }
             Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let row = self
-            .member_row(change.conn(), &committee, id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("the member just written is gone"))?;
+        };
         let created = self.shared.member(&row, false)?;
         change.audit(&committee, &name, None, Some(to_json(&created)));
         change.publish(
@@ -896,8 +885,8 @@ impl MemberService for MemberApi {
             .check_references(&mut change, &name.committee, &fields)
             .await?;
         let write = self.write(name.id, &fields, term)?;
-        match member_store::update(change.conn(), name.id, &write).await {
-            Ok(()) => {}
+        let row = match member_store::update(change.conn(), name.id, &write).await {
+            Ok(row) => row,
             Err(e) if constraint_violated(&e, ID_NUMBER_KEY) => {
                 drop(change);
                 return Err(self
@@ -906,11 +895,7 @@ impl MemberService for MemberApi {
                     .into());
             }
             Err(e) => return Err(classify_db_error(e).into()),
-        }
-        let row = self
-            .member_row(change.conn(), &name.committee, name.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(&input.name))?;
+        };
         let after = self.shared.member(&row, false)?;
         change.audit(
             &name.committee,

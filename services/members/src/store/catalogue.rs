@@ -245,22 +245,6 @@ pub async fn mark(
     }
 }
 
-/// Whether a live sector with this id belongs to the committee.
-pub async fn sector_exists(
-    conn: &mut PgConnection,
-    committee: &str,
-    id: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM members.sector
-                          WHERE committee_id = $1 AND id = $2 AND delete_time IS NULL) AS "exists!""#,
-        committee,
-        id,
-    )
-    .fetch_one(conn)
-    .await
-}
-
 /// A member's seat, with the member's name.
 #[derive(Clone, Debug)]
 pub struct SeatRow {

@@ -65,20 +65,28 @@ pub struct MemberWrite {
 /// The unique index on (committee, ID number hash).
 pub const ID_NUMBER_KEY: &str = "member_id_number_key";
 
+/// Inserts a member; the row as stored (a new member sits on no special committee).
 pub async fn insert(
     conn: &mut PgConnection,
     id: Uuid,
     committee: &str,
     w: &MemberWrite,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "INSERT INTO members.member (
+) -> Result<MemberRow, sqlx::Error> {
+    sqlx::query_as!(
+        MemberRow,
+        r#"INSERT INTO members.member AS m (
              id, committee_id, display_name, gender, ethnicity, birth_date_sealed, birth_year,
              id_number_sealed, id_number_index, id_number_masked, phone_sealed, phone_masked,
              political_affiliation, sector_id, employer, job_title, role, city_member, township,
              links, term, join_date, education)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                 $20, $21, $22, $23)",
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                   $20, $21, $22, $23)
+           RETURNING m.id, m.committee_id, m.display_name, m.gender, m.ethnicity, m.birth_date_sealed,
+                          m.birth_year, m.id_number_sealed, m.id_number_masked, m.phone_sealed, m.phone_masked,
+                          m.political_affiliation, m.sector_id, m.employer, m.job_title, m.role, m.city_member,
+                          m.status, m.township, m.links, m.term, m.join_date, m.education, m.revision,
+                          m.create_time, m.update_time,
+                     ARRAY[]::uuid[] AS "special_committees!""#,
         id,
         committee,
         w.display_name,
@@ -103,20 +111,35 @@ pub async fn insert(
         w.join_date,
         w.education,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await
-    .map(drop)
 }
 
-pub async fn update(conn: &mut PgConnection, id: Uuid, w: &MemberWrite) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE members.member SET
+/// Rewrites a member's fields; the row as stored.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    w: &MemberWrite,
+) -> Result<MemberRow, sqlx::Error> {
+    sqlx::query_as!(
+        MemberRow,
+        r#"UPDATE members.member AS m SET
              display_name = $2, gender = $3, ethnicity = $4, birth_date_sealed = $5, birth_year = $6,
              id_number_sealed = $7, id_number_index = $8, id_number_masked = $9, phone_sealed = $10,
              phone_masked = $11, political_affiliation = $12, sector_id = $13, employer = $14,
              job_title = $15, role = $16, city_member = $17, township = $18, links = $19, term = $20,
-             join_date = $21, education = $22, revision = revision + 1, update_time = now()
-         WHERE id = $1",
+             join_date = $21, education = $22, revision = m.revision + 1, update_time = now()
+           WHERE m.id = $1
+           RETURNING m.id, m.committee_id, m.display_name, m.gender, m.ethnicity, m.birth_date_sealed,
+                          m.birth_year, m.id_number_sealed, m.id_number_masked, m.phone_sealed, m.phone_masked,
+                          m.political_affiliation, m.sector_id, m.employer, m.job_title, m.role, m.city_member,
+                          m.status, m.township, m.links, m.term, m.join_date, m.education, m.revision,
+                          m.create_time, m.update_time,
+                     ARRAY(SELECT f.special_committee_id
+                           FROM members.special_committee_member f
+                           JOIN members.special_committee s ON s.id = f.special_committee_id
+                           WHERE f.member_id = m.id AND s.delete_time IS NULL
+                           ORDER BY s.sort_order, s.id) AS "special_committees!""#,
         id,
         w.display_name,
         w.gender,
@@ -140,18 +163,39 @@ pub async fn update(conn: &mut PgConnection, id: Uuid, w: &MemberWrite) -> Resul
         w.join_date,
         w.education,
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await
-    .map(drop)
 }
 
-/// Reads members of a committee by id, in any order.
+/// The committee's current term and whether `sector` is a live sector of
+/// it: what a member's fields refer to. `None` if there is no such committee.
+pub async fn references(
+    conn: &mut PgConnection,
+    committee: &str,
+    sector: Uuid,
+) -> Result<Option<(i32, bool)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT c.current_term,
+                  EXISTS (SELECT 1 FROM members.sector s
+                          WHERE s.committee_id = c.id AND s.id = $2 AND s.delete_time IS NULL) AS "sector_live!"
+           FROM members.committee c WHERE c.id = $1"#,
+        committee,
+        sector,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.current_term, r.sector_live)))
+}
+
+/// Reads members of a committee by id, in any order. (The ids are looked
+/// up by primary key alone and rows of other committees dropped here, so
+/// the planner never trades the key for the committee index.)
 pub async fn get_many(
     conn: &mut PgConnection,
     committee: &str,
     ids: &[Uuid],
 ) -> Result<Vec<MemberRow>, sqlx::Error> {
-    sqlx::query_as!(
+    let mut rows = sqlx::query_as!(
         MemberRow,
         r#"SELECT m.id, m.committee_id, m.display_name, m.gender, m.ethnicity, m.birth_date_sealed,
                   m.birth_year, m.id_number_sealed, m.id_number_masked, m.phone_sealed, m.phone_masked,
@@ -163,12 +207,13 @@ pub async fn get_many(
                         JOIN members.special_committee s ON s.id = f.special_committee_id
                         WHERE f.member_id = m.id AND s.delete_time IS NULL
                         ORDER BY s.sort_order, s.id) AS "special_committees!"
-           FROM members.member m WHERE m.committee_id = $1 AND m.id = ANY($2)"#,
-        committee,
+           FROM members.member m WHERE m.id = ANY($1)"#,
         ids,
     )
     .fetch_all(conn)
-    .await
+    .await?;
+    rows.retain(|r| r.committee_id == committee);
+    Ok(rows)
 }
 
 /// Locks a member of a committee for a change; its revision and status.

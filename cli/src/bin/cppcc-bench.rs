@@ -1,0 +1,288 @@
+//! `cppcc-bench`: how fast a create is, next to what PostgreSQL itself
+//! does with the same writes (PERFORMANCE.md: a create with audit, outbox
+//! and request id in one transaction ≥ 0.7× pgbench at the same concurrency).
+//!
+//! It starts a private PostgreSQL (fsync on) and the members service, then
+//! for each concurrency: CreateMember over gRPC for the given time, and
+//! pgbench running the same four inserts (member row, request id, audit
+//! row, event) per transaction for the same time. It prints both and the
+//! ratio. Machines here are shared and noisy: compare ratios from one run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Parser;
+use uuid::Uuid;
+
+use cppcc_cli::demo::member_for_bench;
+use cppcc_cli::local::{DataDir, DatabaseAccess, database};
+use cppcc_cli::up::Env;
+use cppcc_kit::auth::{Role, TokenRequest};
+use cppcc_kit::client::Bearer;
+use cppcc_proto::common::v1::CommitteeLevel;
+use cppcc_proto::members::v1 as pb;
+use pb::committee_service_client::CommitteeServiceClient;
+use pb::member_service_client::MemberServiceClient;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cppcc-bench",
+    about = "Creates over gRPC against pgbench doing the same writes"
+)]
+struct Args {
+    /// Concurrent clients, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16")]
+    clients: Vec<u32>,
+    /// How long each measurement runs.
+    #[arg(long, default_value = "10s", value_parser = cppcc_kit::config::parse_duration)]
+    duration: Duration,
+}
+
+/// The same writes a CreateMember makes, as one pgbench transaction.
+const PGBENCH_SCRIPT: &str = r#"
+BEGIN;
+INSERT INTO members.request_ids (method, request_id, fingerprint, resource)
+  VALUES ('/bench', gen_random_uuid(), sha256(random()::text::bytea), 'committees/bench/members/x');
+INSERT INTO members.member (id, committee_id, display_name, gender, ethnicity, birth_date_sealed, birth_year,
+    id_number_sealed, id_number_index, id_number_masked, phone_sealed, phone_masked, political_affiliation,
+    sector_id, employer, job_title, role, township, links, term)
+  VALUES (gen_random_uuid(), 'bench', '压测委员', 1, '汉族', sha256(random()::text::bytea), 1975,
+    sha256(random()::text::bytea), sha256(random()::text::bytea), '4213**********1234',
+    sha256(random()::text::bytea), '138****5678', 1, :sector::uuid, '随县人民医院', '院长', 5, '洪山镇',
+    '[{"kind": 1, "display_name": "大桥街村"}]', 4);
+INSERT INTO members.audit_log (actor, actor_role, peer, method, outcome, committee, resource, after)
+  VALUES ('bench', 'admin', '127.0.0.1:1', '/bench', 'ok', 'bench', 'committees/bench/members/x',
+    jsonb_build_object('member', repeat('委员', 300)));
+INSERT INTO members.outbox (actor, id, type, committee, subject, payload)
+  VALUES ('bench', gen_random_uuid(), 'cppcc.members.v1.MemberCreated', 'bench', 'committees/bench/members/x',
+    convert_to(repeat('x', 600), 'UTF8'));
+END;
+"#;
+
+struct Measured {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn grpc_creates(
+    members: &MemberServiceClient<cppcc_kit::client::Authed>,
+    sector: &str,
+    clients: u32,
+    duration: Duration,
+    counter: Arc<AtomicU32>,
+) -> anyhow::Result<Measured> {
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let mut client = members.clone();
+        let sector = sector.to_owned();
+        let counter = counter.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let began = Instant::now();
+                client
+                    .create_member(pb::CreateMemberRequest {
+                        parent: "committees/bench".into(),
+                        member: Some(member_for_bench(n, &sector)),
+                        request_id: Uuid::new_v4().to_string(),
+                    })
+                    .await?;
+                latencies.push(began.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let elapsed = start.elapsed();
+    all.sort();
+    Ok(Measured {
+        per_second: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+    })
+}
+
+fn pgbench(
+    socket: &std::path::Path,
+    sector: &str,
+    clients: u32,
+    duration: Duration,
+) -> anyhow::Result<Measured> {
+    let bin = cppcc_kit::local_pg::bin_dir()?;
+    let script = std::env::temp_dir().join(format!("cppcc-bench-{}.sql", std::process::id()));
+    std::fs::write(&script, PGBENCH_SCRIPT)?;
+    let out = std::process::Command::new(bin.join("pgbench"))
+        .arg("-h")
+        .arg(socket)
+        .args(["-U", "postgres", "-n", "-r", "-M", "prepared"])
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(["-T", &duration.as_secs().max(1).to_string()])
+        .args(["-D", &format!("sector={sector}")])
+        .arg("-f")
+        .arg(&script)
+        .arg(cppcc_cli::local::DATABASE)
+        .output()
+        .context("running pgbench")?;
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let number_after = |label: &str| -> Option<f64> {
+        let line = text.lines().find(|l| l.starts_with(label))?;
+        line[label.len()..].split_whitespace().next()?.parse().ok()
+    };
+    let tps = number_after("tps = ").context("pgbench printed no tps")?;
+    let latency_ms = number_after("latency average = ").context("pgbench printed no latency")?;
+    let average = Duration::from_secs_f64(latency_ms / 1000.0);
+    Ok(Measured {
+        per_second: tps,
+        p50: average,
+        p99: Duration::ZERO,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = std::env::temp_dir().join(format!("cppcc-bench-{}", Uuid::new_v4().simple()));
+    let data = DataDir::open(&dir)?;
+    let (access, postgres) = database(&data).await?;
+    let DatabaseAccess::Local { socket_dir } = access.clone() else {
+        bail!("the benchmark runs its own PostgreSQL; unset DATABASE_URL");
+    };
+    let env = Env {
+        access,
+        keys: data.keys()?,
+    };
+    let config = cppcc_members::Config {
+        addr: "127.0.0.1:0".parse()?,
+        database: env.access.args("members"),
+        auth: env.auth(),
+        pii: env.pii(),
+        server: env.server(),
+        telemetry: cppcc_kit::telemetry::TelemetryArgs {
+            log_format: Default::default(),
+            log_filter: "warn".into(),
+        },
+    };
+    let server = cppcc_members::server(&config)
+        .await
+        .map_err(anyhow::Error::from_boxed)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let token = env.keys.issuer()?.issue(&TokenRequest {
+        subject: "bench",
+        role: Role::Admin,
+        committee: "bench",
+        member: None,
+        unit: None,
+        ttl: Duration::from_secs(3600),
+    });
+    let channel = cppcc_kit::client::channel(&format!("http://{addr}"))?;
+    CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&token))
+        .create_committee(pb::CreateCommitteeRequest {
+            committee_id: "bench".into(),
+            committee: Some(pb::Committee {
+                display_name: "压测政协".into(),
+                level: CommitteeLevel::County as i32,
+                current_term: 4,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await?;
+    let members = MemberServiceClient::with_interceptor(channel, Bearer::new(&token));
+    let sector = members
+        .clone()
+        .create_sector(pb::CreateSectorRequest {
+            parent: "committees/bench".into(),
+            sector: Some(pb::Sector {
+                display_name: "经济界".into(),
+                kind: pb::SectorKind::Field as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await?
+        .into_inner()
+        .sector
+        .context("a sector")?
+        .name;
+    let sector_id = sector.rsplit('/').next().unwrap_or_default().to_owned();
+
+    println!(
+        "machine: {} cores; PostgreSQL with fsync on; {:?} per measurement",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        args.duration
+    );
+    let counter = Arc::new(AtomicU32::new(0));
+    // Warm up: connections, prepared statements, caches.
+    grpc_creates(
+        &members,
+        &sector,
+        4,
+        Duration::from_secs(1),
+        counter.clone(),
+    )
+    .await?;
+    for &clients in &args.clients {
+        let grpc = grpc_creates(&members, &sector, clients, args.duration, counter.clone()).await?;
+        let socket = socket_dir.clone();
+        let sector_id = sector_id.clone();
+        let duration = args.duration;
+        let pg =
+            tokio::task::spawn_blocking(move || pgbench(&socket, &sector_id, clients, duration))
+                .await??;
+        println!(
+            "{clients:>3} clients  CreateMember over gRPC {:>7.0}/s (p50 {:.2} ms, p99 {:.2} ms)  \
+             pgbench same writes {:>7.0} tps (avg {:.2} ms)  ratio {:.2} (target >= 0.70)",
+            grpc.per_second,
+            grpc.p50.as_secs_f64() * 1000.0,
+            grpc.p99.as_secs_f64() * 1000.0,
+            pg.per_second,
+            pg.p50.as_secs_f64() * 1000.0,
+            grpc.per_second / pg.per_second,
+        );
+    }
+
+    let _ = stop.send(());
+    serving.await?.map_err(anyhow::Error::from_boxed)?;
+    if let Some(pg) = postgres {
+        tokio::task::spawn_blocking(move || pg.stop()).await?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
