@@ -155,11 +155,12 @@ impl Server {
             stop: (stop_tx, stop_rx),
         } = self;
         let (reporter, health) = tonic_health::server::health_reporter();
-        for name in &names {
-            reporter
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
-        }
+        let health_state = Health {
+            reporter: reporter.clone(),
+            names: names.clone(),
+            draining: Arc::new(tokio::sync::Mutex::new(false)),
+        };
+        health_state.set(true).await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(cppcc_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -185,17 +186,15 @@ impl Server {
             stop_rx.clone(),
         ));
         let delay = args.shutdown_delay;
+        let database_watch = tokio::spawn(
+            health_state
+                .clone()
+                .follow_database(db.clone(), stop_rx.clone()),
+        );
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!(delay = ?delay, "shutting down: health now NOT_SERVING");
-            reporter
-                .set_service_status("", ServingStatus::NotServing)
-                .await;
-            for name in &names {
-                reporter
-                    .set_service_status(*name, ServingStatus::NotServing)
-                    .await;
-            }
+            health_state.drain().await;
             tokio::time::sleep(delay).await;
             tracing::info!("refusing new connections; finishing calls in flight");
             let _ = stop_tx.send(true);
@@ -233,9 +232,77 @@ impl Server {
                 tokio::time::sleep(grace).await;
             } => tracing::warn!(grace = ?grace, "calls still open after the grace period; closing them"),
         }
-        let _ = tokio::join!(sealer, maintenance);
+        let _ = tokio::join!(sealer, maintenance, database_watch);
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The health the server reports: SERVING while it can serve (its
+/// database answers), NOT_SERVING once it drains for shutdown, for good.
+#[derive(Clone)]
+struct Health {
+    reporter: tonic_health::server::HealthReporter,
+    names: Vec<&'static str>,
+    /// Whether shutdown has begun; held while the status changes, so a late
+    /// database check cannot report SERVING after draining began.
+    draining: Arc<tokio::sync::Mutex<bool>>,
+}
+
+impl Health {
+    async fn report(&self, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.reporter.set_service_status("", status).await;
+        for name in &self.names {
+            self.reporter.set_service_status(*name, status).await;
+        }
+    }
+
+    /// Reports `serving`, unless draining has begun.
+    async fn set(&self, serving: bool) {
+        let draining = self.draining.lock().await;
+        if !*draining {
+            self.report(serving).await;
+        }
+    }
+
+    /// Reports NOT_SERVING for good.
+    async fn drain(&self) {
+        let mut draining = self.draining.lock().await;
+        *draining = true;
+        self.report(false).await;
+    }
+
+    /// Checks the database every few seconds and reports NOT_SERVING while
+    /// it does not answer, so load balancers send calls to replicas that can
+    /// serve them.
+    async fn follow_database(self, db: Database, mut stop: watch::Receiver<bool>) {
+        let mut up = true;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                _ = stopped(&mut stop) => return,
+            }
+            let ping = tokio::time::timeout(
+                Duration::from_secs(3),
+                sqlx::query("SELECT 1").execute(db.pool()),
+            )
+            .await;
+            let answers = matches!(ping, Ok(Ok(_)));
+            if answers != up {
+                if answers {
+                    tracing::info!("the database answers again: serving");
+                } else {
+                    tracing::warn!("the database does not answer: health now NOT_SERVING");
+                }
+                up = answers;
+                self.set(answers).await;
+            }
+        }
     }
 }
 

@@ -1843,3 +1843,76 @@ async fn rotated_keys_reseal_old_rows_so_the_old_key_can_go() {
         .unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists);
 }
+
+#[tokio::test]
+async fn health_follows_the_database() {
+    let suite = Suite::start().await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(suite.running.channel());
+    let status =
+        |health: &mut tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>| {
+            let mut health = health.clone();
+            async move {
+                health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: "cppcc.members.v1.MemberService".into(),
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .status
+            }
+        };
+    use tonic_health::pb::health_check_response::ServingStatus;
+    assert_eq!(status(&mut health).await, ServingStatus::Serving as i32);
+
+    // The database stops taking this service's connections.
+    let mut admin_db = <sqlx::PgConnection as sqlx::Connection>::connect(
+        &suite.db.admin_url().replace(&suite.db.name, "postgres"),
+    )
+    .await
+    .unwrap();
+    let database = &suite.db.name;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    )))
+    .execute(&mut admin_db)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(database)
+        .execute(&mut admin_db)
+        .await
+        .unwrap();
+    let mut seen = 0;
+    for _ in 0..150 {
+        seen = status(&mut health).await;
+        if seen == ServingStatus::NotServing as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        ServingStatus::NotServing as i32,
+        "NOT_SERVING while the database is away"
+    );
+
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS true"
+    )))
+    .execute(&mut admin_db)
+    .await
+    .unwrap();
+    for _ in 0..150 {
+        seen = status(&mut health).await;
+        if seen == ServingStatus::Serving as i32 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        ServingStatus::Serving as i32,
+        "SERVING again once it is back"
+    );
+}
