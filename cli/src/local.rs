@@ -32,6 +32,7 @@ pub struct DevKeys {
     pub pii_keys: String,
     pub pii_active: String,
     pub pii_index: String,
+    pub audit_key: String,
 }
 
 impl DevKeys {
@@ -51,6 +52,9 @@ struct PiiFile {
     keys: String,
     active: String,
     index_key: String,
+    /// Added later than the others: made when missing.
+    #[serde(default)]
+    audit_key: String,
 }
 
 fn write_secret(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -92,17 +96,23 @@ impl DataDir {
                 keys: generated.keys,
                 active: generated.active,
                 index_key: generated.index_key,
+                audit_key: PiiCipher::generate().1.index_key,
             };
             write_secret(&pii_path, &serde_json::to_string_pretty(&file)?)?;
         }
-        let pii: PiiFile = serde_json::from_str(&std::fs::read_to_string(&pii_path)?)
+        let mut pii: PiiFile = serde_json::from_str(&std::fs::read_to_string(&pii_path)?)
             .with_context(|| format!("{} is not a key file", pii_path.display()))?;
+        if pii.audit_key.is_empty() {
+            pii.audit_key = PiiCipher::generate().1.index_key;
+            write_secret(&pii_path, &serde_json::to_string_pretty(&pii)?)?;
+        }
         Ok(DevKeys {
             jwt_private: std::fs::read_to_string(&private)?,
             jwt_public: std::fs::read_to_string(&public)?,
             pii_keys: pii.keys,
             pii_active: pii.active,
             pii_index: pii.index_key,
+            audit_key: pii.audit_key,
         })
     }
 
@@ -134,8 +144,22 @@ impl DataDir {
     /// Starts the private PostgreSQL and makes sure the suite's database exists.
     pub async fn start_postgres(&self) -> anyhow::Result<LocalPostgres> {
         let (data_dir, socket_dir) = self.postgres_dirs();
-        if let Some(base) = data_dir.parent() {
+        if let Some(base) = data_dir.parent()
+            && !base.starts_with(&self.root)
+        {
+            // A folder in a shared place: ours alone, not a link someone laid.
             std::fs::create_dir_all(base)?;
+            let meta = std::fs::symlink_metadata(base)?;
+            let me = std::fs::metadata("/proc/self")
+                .map(|m| m.uid())
+                .unwrap_or(u32::MAX);
+            if !meta.is_dir() || meta.uid() != me {
+                anyhow::bail!(
+                    "{} is not a folder of this user (a link, or someone else's); remove it or choose --data-dir",
+                    base.display()
+                );
+            }
+            std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))?;
         }
         let opts = PgOptions {
             data_dir,

@@ -58,8 +58,11 @@ impl Env {
     }
 
     pub fn server(&self) -> ServerArgs {
+        // On one machine there is no load balancer to tell: stop at once.
         ServerArgs {
+            shutdown_delay: std::time::Duration::ZERO,
             shutdown_grace: std::time::Duration::from_secs(10),
+            audit_key: Some(SecretString::from(self.keys.audit_key.clone())),
             ..ServerArgs::default()
         }
     }

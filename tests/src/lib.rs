@@ -139,6 +139,7 @@ struct Keys {
     public_key: String,
     pii: PiiCipher,
     pii_keys: cppcc_kit::pii::GeneratedKeys,
+    audit_key: String,
 }
 
 /// Tokens' issuer and audience in tests.
@@ -151,7 +152,10 @@ fn keys() -> &'static Keys {
     KEYS.get_or_init(|| {
         let (private, public_key) = generate_ed25519_pem();
         let (pii, pii_keys) = PiiCipher::generate();
+        // Any 32 random bytes will do; the index key generator makes them.
+        let audit_key = PiiCipher::generate().1.index_key;
         Keys {
+            audit_key,
             issuer: TokenIssuer::from_ed_pem(private.as_bytes(), None, ISSUER, AUDIENCE)
                 .expect("a fresh key loads"),
             public_key,
@@ -197,6 +201,7 @@ pub fn service_env(database: &TestDatabase, role: &str) -> Vec<(String, String)>
         ("CPPCC_PII_KEYS", k.keys.clone()),
         ("CPPCC_PII_ACTIVE_KEY", k.active.clone()),
         ("CPPCC_PII_INDEX_KEY", k.index_key.clone()),
+        ("CPPCC_AUDIT_KEY", keys().audit_key.clone()),
         ("CPPCC_LOG_FORMAT", "json".to_owned()),
     ]
     .into_iter()
@@ -227,12 +232,22 @@ pub fn pii() -> &'static PiiCipher {
     &keys().pii
 }
 
-/// Server settings for tests: a short grace period.
+/// Server settings for tests: a short grace period, the test audit key.
 pub fn server_args() -> ServerArgs {
     ServerArgs {
+        shutdown_delay: Duration::ZERO,
         shutdown_grace: Duration::from_secs(10),
+        audit_key: Some(SecretString::from(keys().audit_key.clone())),
         ..ServerArgs::default()
     }
+}
+
+/// The audit key `server_args` configures, to seal or verify in tests.
+pub fn audit_key() -> Vec<u8> {
+    server_args()
+        .audit_key_bytes()
+        .expect("the test audit key is valid")
+        .expect("the tests configure an audit key")
 }
 
 /// A token for `role` in `committee` (an id, or `*` for the service role).

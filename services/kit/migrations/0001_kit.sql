@@ -2,29 +2,48 @@
 -- the transactional outbox, the audit log and request ids.
 -- `{schema}` is replaced by the service's schema name.
 
--- Events, written in the same transaction as the change they report.
--- Consumers read them in (xid, seq) order and only once every transaction
--- that could still add an earlier row has ended, so no event is skipped.
+-- Events, written in the same transaction as the change they report, and
+-- read in `seq` order. A writer takes its `seq` as the last thing before it
+-- commits, first marking itself in flight with a shared advisory lock keyed
+-- by the last `seq` taken before its own; the lock goes when it commits.
+-- Readers deliver only up to the lowest such mark, so an event is never
+-- passed over by one that committed after it, and two changes to one record
+-- are delivered in the order they took effect.
+CREATE SEQUENCE {schema}.outbox_seq;
+CREATE FUNCTION {schema}.outbox_next() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    taken bigint;
+BEGIN
+    SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO taken FROM {schema}.outbox_seq;
+    PERFORM pg_advisory_xact_lock_shared(({outbox_tag}::bigint << 40) | taken);
+    RETURN nextval('{schema}.outbox_seq');
+END
+$$;
 CREATE TABLE {schema}.outbox (
-    xid        xid8 NOT NULL DEFAULT pg_current_xact_id(),
-    seq        bigint GENERATED ALWAYS AS IDENTITY,
+    seq        bigint PRIMARY KEY DEFAULT {schema}.outbox_next(),
     id         uuid NOT NULL UNIQUE,
     type       text NOT NULL,
     committee  text NOT NULL,
     subject    text NOT NULL,
     actor      text NOT NULL,
     event_time timestamptz NOT NULL DEFAULT now(),
-    payload    bytea NOT NULL,
-    PRIMARY KEY (xid, seq)
+    payload    bytea NOT NULL
 );
+ALTER SEQUENCE {schema}.outbox_seq OWNED BY {schema}.outbox.seq;
 CREATE INDEX outbox_event_time_idx ON {schema}.outbox (event_time);
+
+-- The last event removed by retention: a consumer resuming before it has
+-- missed events and must read the current state again.
+CREATE TABLE {schema}.outbox_horizon (
+    only_row       boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    purged_through bigint NOT NULL
+);
 
 -- Who did what, when, from where, to which record, before and after, and
 -- whether it was allowed. Append-only: rows are chained by hash (each row's
 -- hash covers the previous row's) by the sealer shortly after they commit.
 CREATE TABLE {schema}.audit_log (
     seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    xid        xid8 NOT NULL DEFAULT pg_current_xact_id(),
     at         timestamptz NOT NULL DEFAULT now(),
     actor      text NOT NULL,
     actor_role text NOT NULL,
@@ -40,7 +59,7 @@ CREATE TABLE {schema}.audit_log (
     prev_hash  bytea,
     hash       bytea
 );
-CREATE INDEX audit_log_unsealed_idx ON {schema}.audit_log (xid, seq) WHERE chain_pos IS NULL;
+CREATE INDEX audit_log_unsealed_idx ON {schema}.audit_log (seq) WHERE chain_pos IS NULL;
 CREATE INDEX audit_log_committee_idx ON {schema}.audit_log (committee, seq);
 CREATE INDEX audit_log_resource_idx ON {schema}.audit_log (resource, seq);
 
@@ -58,10 +77,10 @@ CREATE FUNCTION {schema}.audit_log_guard() RETURNS trigger LANGUAGE plpgsql AS $
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF OLD.chain_pos IS NULL AND NEW.chain_pos IS NOT NULL
-           AND (NEW.seq, NEW.xid, NEW.at, NEW.actor, NEW.actor_role, NEW.committee, NEW.peer,
+           AND (NEW.seq, NEW.at, NEW.actor, NEW.actor_role, NEW.committee, NEW.peer,
                 NEW.method, NEW.resource, NEW.outcome, NEW.detail, NEW.before, NEW.after)
                IS NOT DISTINCT FROM
-               (OLD.seq, OLD.xid, OLD.at, OLD.actor, OLD.actor_role, OLD.committee, OLD.peer,
+               (OLD.seq, OLD.at, OLD.actor, OLD.actor_role, OLD.committee, OLD.peer,
                 OLD.method, OLD.resource, OLD.outcome, OLD.detail, OLD.before, OLD.after)
         THEN
             RETURN NEW;

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use sqlx::{AssertSqlSafe, FromRow};
 use time::OffsetDateTime;
@@ -85,15 +86,18 @@ impl Database {
     }
 
     /// Records a refused call. `actor` is `None` when the caller could not
-    /// be identified.
+    /// be identified. The record is filed under `committee` (the committee
+    /// whose records were asked for) when given, else the caller's own, so
+    /// the auditor of the committee concerned sees it.
     pub async fn audit_denied(
         &self,
         actor: Option<&Actor>,
+        committee: Option<&str>,
         peer: &str,
         method: &str,
         detail: &str,
     ) -> Result<(), ServiceError> {
-        let (subject, role, committee) = match actor {
+        let (subject, role, own) = match actor {
             Some(a) => (
                 a.subject.as_str(),
                 a.role.as_str(),
@@ -101,13 +105,16 @@ impl Database {
             ),
             None => ("", "", ""),
         };
+        let committee = committee.unwrap_or(own);
+        // Callers choose much of this text; keep it short.
+        let detail: String = detail.chars().take(300).collect();
         self.insert_audit(
             subject,
             role,
             peer,
             method,
             Outcome::Denied,
-            detail,
+            &detail,
             committee,
             &[String::new()],
         )
@@ -167,8 +174,9 @@ const ROW_COLUMNS: &str = "seq, at, actor, actor_role, committee, peer, method, 
                            detail, before, after, chain_pos, prev_hash, hash";
 
 impl Row {
-    /// SHA-256 over the previous hash and this row at `chain_pos`.
-    fn chain_hash(&self, chain_pos: i64, prev: &[u8]) -> Vec<u8> {
+    /// The MAC (HMAC-SHA256 under `key`, or SHA-256 without one) over the
+    /// previous hash and this row at `chain_pos`.
+    fn chain_hash(&self, key: Option<&[u8]>, chain_pos: i64, prev: &[u8]) -> Vec<u8> {
         let canonical = serde_json::json!([
             chain_pos,
             self.seq,
@@ -184,10 +192,22 @@ impl Row {
             self.before,
             self.after,
         ]);
-        let mut hash = Sha256::new();
-        hash.update(prev);
-        hash.update(serde_json::to_vec(&canonical).expect("JSON values serialize"));
-        hash.finalize().to_vec()
+        let bytes = serde_json::to_vec(&canonical).expect("JSON values serialize");
+        match key {
+            Some(key) => {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+                    .expect("HMAC takes keys of any length");
+                mac.update(prev);
+                mac.update(&bytes);
+                mac.finalize().into_bytes().to_vec()
+            }
+            None => {
+                let mut hash = Sha256::new();
+                hash.update(prev);
+                hash.update(&bytes);
+                hash.finalize().to_vec()
+            }
+        }
     }
 }
 
@@ -220,7 +240,7 @@ pub async fn seal(db: &Database) -> Result<u64, ServiceError> {
         let (mut seqs, mut positions, mut prevs, mut hashes) = (vec![], vec![], vec![], vec![]);
         for row in &rows {
             pos += 1;
-            let hash = row.chain_hash(pos, &prev);
+            let hash = row.chain_hash(db.audit_key.as_deref(), pos, &prev);
             seqs.push(row.seq);
             positions.push(pos);
             prevs.push(prev.clone());
@@ -240,6 +260,9 @@ pub async fn seal(db: &Database) -> Result<u64, ServiceError> {
         .await
         .map_err(classify_db_error)?;
         tx.commit().await.map_err(classify_db_error)?;
+        // The head of the chain in the service's log: a copy outside the
+        // database that a rewritten chain would have to match.
+        tracing::info!(schema = schema.name(), chain_pos = pos, head = %hex::encode(&prev), "audit chain sealed");
         sealed += rows.len() as u64;
         if (rows.len() as i64) < SEAL_BATCH {
             return Ok(sealed);
@@ -294,7 +317,12 @@ pub struct ChainReport {
 /// Recomputes the chain from its start and reports the first break.
 pub async fn verify(db: &Database) -> Result<ChainReport, ServiceError> {
     let schema = db.schema();
-    let mut conn = db.pool().acquire().await.map_err(classify_db_error)?;
+    // One snapshot throughout, so a purge or seal meanwhile is not a break.
+    let mut conn = db
+        .pool()
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(classify_db_error)?;
     let (mut pos, mut prev) = anchor(&mut conn, db).await?;
     let mut checked = 0;
     let page_sql = schema.sql(&format!(
@@ -324,7 +352,7 @@ pub async fn verify(db: &Database) -> Result<ChainReport, ServiceError> {
                     "out of place: its previous hash is not the record before it".into(),
                 ));
             }
-            let expected = row.chain_hash(at, &prev);
+            let expected = row.chain_hash(db.audit_key.as_deref(), at, &prev);
             if row.hash.as_deref() != Some(expected.as_slice()) {
                 break 'walk Some((at, "altered: its content does not match its hash".into()));
             }
@@ -348,35 +376,54 @@ pub async fn verify(db: &Database) -> Result<ChainReport, ServiceError> {
 
 /// Deletes sealed rows older than `retention` (never less than 184 days),
 /// moving the chain's anchor to the last one deleted. Returns how many.
+///
+/// The chain is cut just before the first sealed row still within
+/// retention (rows are sealed in write order, which is not quite time
+/// order), under the sealer's lock so positions do not move meanwhile.
 pub async fn purge(db: &Database, retention: Duration) -> Result<u64, ServiceError> {
     let days = (retention.as_secs() / 86_400).max(184) as i32;
     let schema = db.schema();
     let mut tx = db.pool().begin().await.map_err(classify_db_error)?;
-    let last: Option<(i64, Vec<u8>)> = sqlx::query_as(AssertSqlSafe(schema.sql(
-        "SELECT chain_pos, hash FROM {schema}.audit_log \
-         WHERE chain_pos IS NOT NULL AND at < now() - make_interval(days => $1) \
-         ORDER BY chain_pos DESC LIMIT 1",
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(format!("cppcc audit seal {}", schema.name()))
+        .execute(&mut *tx)
+        .await
+        .map_err(classify_db_error)?;
+    let upto: Option<i64> = sqlx::query_scalar(AssertSqlSafe(schema.sql(
+        "SELECT coalesce( \
+           (SELECT min(chain_pos) - 1 FROM {schema}.audit_log \
+            WHERE chain_pos IS NOT NULL AND at >= now() - make_interval(days => $1)), \
+           (SELECT max(chain_pos) FROM {schema}.audit_log WHERE chain_pos IS NOT NULL))",
     )))
     .bind(days)
-    .fetch_optional(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(classify_db_error)?;
-    let Some((pos, hash)) = last else {
+    let (anchored, _) = anchor(&mut tx, db).await?;
+    let Some(upto) = upto.filter(|u| *u > anchored) else {
         return Ok(0);
     };
+    let hash: Vec<u8> = sqlx::query_scalar(AssertSqlSafe(
+        schema.sql("SELECT hash FROM {schema}.audit_log WHERE chain_pos = $1"),
+    ))
+    .bind(upto)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(classify_db_error)?;
     let deleted = sqlx::query(AssertSqlSafe(
         schema.sql("DELETE FROM {schema}.audit_log WHERE chain_pos <= $1"),
     ))
-    .bind(pos)
+    .bind(upto)
     .execute(&mut *tx)
     .await
     .map_err(classify_db_error)?
     .rows_affected();
     sqlx::query(AssertSqlSafe(schema.sql(
         "INSERT INTO {schema}.audit_anchor (chain_pos, hash) VALUES ($1, $2) \
-         ON CONFLICT (only_row) DO UPDATE SET chain_pos = excluded.chain_pos, hash = excluded.hash",
+         ON CONFLICT (only_row) DO UPDATE SET chain_pos = excluded.chain_pos, hash = excluded.hash \
+         WHERE {schema}.audit_anchor.chain_pos < excluded.chain_pos",
     )))
-    .bind(pos)
+    .bind(upto)
     .bind(hash)
     .execute(&mut *tx)
     .await

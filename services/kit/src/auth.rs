@@ -122,9 +122,19 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     pub iss: String,
-    pub aud: String,
+    /// One audience or several (RFC 7519 allows both).
+    pub aud: Audience,
     pub exp: u64,
-    pub iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+}
+
+/// A token's audience: one, or a list.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Which committees a caller may act in.
@@ -156,6 +166,16 @@ pub struct Actor {
     /// The gRPC method being called (`/cppcc.members.v1.MemberService/GetMember`),
     /// for the audit log.
     pub method: Arc<str>,
+    /// When the token expires (seconds since the epoch): long streams end then.
+    pub expires_at: u64,
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970")
+        .as_secs()
 }
 
 impl Actor {
@@ -354,12 +374,18 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| rejected("TOKEN_MALFORMED", "the bearer token is not a JWT"))?;
         let (key, alg) = self.keys.get(&header.kid).ok_or_else(|| {
+            // The kid is the caller's text: shortened and printable only.
+            let kid: String = header
+                .kid
+                .as_deref()
+                .unwrap_or("(no kid)")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(40)
+                .collect();
             rejected(
                 "TOKEN_KEY_UNKNOWN",
-                format!(
-                    "the token is signed with key {}, which this service does not trust",
-                    header.kid.as_deref().unwrap_or("(no kid)")
-                ),
+                format!("the token is signed with key {kid}, which this service does not trust"),
             )
         })?;
         let mut validation = Validation::new(*alg);
@@ -433,6 +459,7 @@ impl TokenVerifier {
             peer,
             bearer: Arc::from(token),
             method: Arc::from(""),
+            expires_at: claims.exp,
         })
     }
 }
@@ -489,11 +516,7 @@ impl TokenIssuer {
 
     /// Signs a token.
     pub fn issue(&self, req: &TokenRequest<'_>) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("the clock is after 1970")
-            .as_secs();
-        self.issue_at(req, now)
+        self.issue_at(req, now())
     }
 
     /// Signs a token as if issued at `iat` (seconds since the epoch).
@@ -505,9 +528,9 @@ impl TokenIssuer {
             member: req.member.map(str::to_owned),
             unit: req.unit.map(str::to_owned),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: Audience::One(self.audience.clone()),
             exp: iat + req.ttl.as_secs(),
-            iat,
+            iat: Some(iat),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = self.kid.clone();
@@ -638,6 +661,20 @@ mod tests {
             verifier.verify(&t, None).unwrap().scope,
             CommitteeScope::All
         );
+    }
+
+    #[test]
+    fn audiences_may_be_a_list_and_iat_may_be_absent() {
+        let (private, public) = generate_ed25519_pem();
+        let verifier =
+            TokenVerifier::from_pems(vec![(None, public.into_bytes())], "iss", "aud").unwrap();
+        let key = EncodingKey::from_ed_pem(private.as_bytes()).unwrap();
+        let claims = serde_json::json!({
+            "sub": "u", "role": "staff", "committee": "suixian", "iss": "iss",
+            "aud": ["other", "aud"], "exp": now() + 60,
+        });
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &key).unwrap();
+        assert_eq!(verifier.verify(&token, None).unwrap().role, Role::Staff);
     }
 
     #[test]

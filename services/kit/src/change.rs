@@ -221,7 +221,10 @@ pub(crate) struct KitSql {
     pub find_request: String,
     pub flush_change: String,
     pub audit_insert: String,
+    pub outbox_taken: String,
+    pub outbox_in_flight: String,
     pub outbox_read: String,
+    pub outbox_purged: String,
 }
 
 impl KitSql {
@@ -250,14 +253,21 @@ impl KitSql {
                    (actor, actor_role, peer, method, outcome, detail, committee, resource) \
                  SELECT $1, $2, $3, $4, $5, $6, $7, r FROM UNNEST($8::text[]) AS t(r)",
             ),
-            outbox_read: schema.sql(
-                "SELECT xid::text, seq, id, type, committee, subject, actor, event_time, payload \
-                 FROM {schema}.outbox \
-                 WHERE (xid, seq) > ($1::text::xid8, $2) \
-                   AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-                 ORDER BY xid, seq \
-                 LIMIT $3",
+            outbox_taken: schema.sql(
+                "SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END FROM {schema}.outbox_seq",
             ),
+            outbox_in_flight: schema.sql(
+                "SELECT min(((classid::bigint << 32) | objid::bigint) & ((1::bigint << 40) - 1)) \
+                 FROM pg_locks \
+                 WHERE locktype = 'advisory' AND objsubid = 1 \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                   AND ((classid::bigint << 32) | objid::bigint) >> 40 = {outbox_tag}",
+            ),
+            outbox_read: schema.sql(
+                "SELECT seq, id, type, committee, subject, actor, event_time, payload \
+                 FROM {schema}.outbox WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+            ),
+            outbox_purged: schema.sql("SELECT purged_through FROM {schema}.outbox_horizon"),
         }
     }
 }

@@ -76,9 +76,24 @@ impl Schema {
         self.0
     }
 
-    /// `template` with every `{schema}` replaced by the schema name.
+    /// `template` with every `{schema}` replaced by the schema name, and
+    /// `{outbox_tag}` by [`Schema::outbox_tag`].
     pub fn sql(self, template: &str) -> String {
-        template.replace("{schema}", self.0)
+        template
+            .replace("{schema}", self.0)
+            .replace("{outbox_tag}", &self.outbox_tag().to_string())
+    }
+
+    /// A number from 1 to 2²² − 1 fixed by the schema name (FNV-1a): the top
+    /// bits of the advisory-lock keys its outbox writers hold in flight, so
+    /// services sharing a database do not hold up each other's readers.
+    pub fn outbox_tag(self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.0.bytes() {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        1 + hash % ((1 << 22) - 1)
     }
 }
 
@@ -94,6 +109,9 @@ pub struct Database {
     pub(crate) audit_written: Arc<Notify>,
     /// The kit's statements for this schema.
     pub(crate) sql: Arc<KitSql>,
+    /// The key the audit chain is sealed with (HMAC-SHA256); without one,
+    /// plain SHA-256, which anyone with write access could recompute.
+    pub(crate) audit_key: Option<Arc<[u8]>>,
 }
 
 impl Database {
@@ -145,7 +163,14 @@ impl Database {
             events_written: Arc::new(Notify::new()),
             audit_written: Arc::new(Notify::new()),
             sql: Arc::new(KitSql::new(schema)),
+            audit_key: None,
         }
+    }
+
+    /// This database, sealing its audit chain with `key`.
+    pub fn with_audit_key(mut self, key: Option<&[u8]>) -> Database {
+        self.audit_key = key.map(Arc::from);
+        self
     }
 
     /// The connection pool.

@@ -279,14 +279,18 @@ pub fn classify_db_error(e: sqlx::Error) -> ServiceError {
             tracing::warn!(error = %e, "database unavailable");
             ServiceError::unavailable("the database is unavailable; retry later")
         }
+        // No constraint or table names reach the caller: they describe the
+        // schema, not the request. Services that expect a constraint check
+        // for it first and answer precisely.
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("23505") => ServiceError::already_exists(
-                db.constraint().unwrap_or_default().to_owned(),
+            Some("23505") => ServiceError::new(
+                ErrorKind::AlreadyExists,
+                "RESOURCE_EXISTS",
                 "a record with the same identity already exists",
             ),
-            Some("23503") => ServiceError::failed_precondition(
+            Some("23503") => ServiceError::new(
+                ErrorKind::FailedPrecondition,
                 "REFERENCE",
-                db.constraint().unwrap_or_default().to_owned(),
                 "a referenced record does not exist or is still referenced",
             ),
             // serialization failure, deadlock: the client may retry the call

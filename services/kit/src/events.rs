@@ -31,36 +31,17 @@ const POLL: Duration = Duration::from_millis(200);
 /// proxy between) knows the stream is alive.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-/// A position in the outbox: (transaction id, sequence).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cursor {
-    xid: u64,
-    seq: i64,
-}
-
-impl Cursor {
-    /// Parses a cursor; the empty cursor is the start.
-    pub fn parse(text: &str) -> Option<Cursor> {
-        if text.is_empty() {
-            return Some(Cursor::default());
-        }
-        let (xid, seq) = text.split_once('-')?;
-        Some(Cursor {
-            xid: xid.parse().ok()?,
-            seq: seq.parse().ok()?,
-        })
+/// A position in the outbox: the `seq` of the last event seen, `0` before
+/// the first.
+fn parse_cursor(text: &str) -> Option<i64> {
+    if text.is_empty() {
+        return Some(0);
     }
-}
-
-impl std::fmt::Display for Cursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.xid, self.seq)
-    }
+    text.parse().ok().filter(|n: &i64| *n >= 0)
 }
 
 #[derive(FromRow)]
 struct OutboxRow {
-    xid: String,
     seq: i64,
     id: Uuid,
     #[sqlx(rename = "type")]
@@ -73,17 +54,9 @@ struct OutboxRow {
 }
 
 impl OutboxRow {
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            xid: self.xid.parse().unwrap_or_default(),
-            seq: self.seq,
-        }
-    }
-
     fn into_event(self) -> pb::Event {
-        let cursor = self.cursor().to_string();
         pb::Event {
-            cursor,
+            cursor: self.seq.to_string(),
             id: self.id.to_string(),
             committee: names::committee_name(&self.committee),
             subject: self.subject,
@@ -98,15 +71,42 @@ impl OutboxRow {
     }
 }
 
-/// Reads up to `limit` deliverable events after `after`.
-async fn read(db: &Database, after: Cursor, limit: i64) -> Result<Vec<OutboxRow>, ServiceError> {
+/// Reads up to `limit` events after `after` that no event still in flight
+/// can come before.
+async fn read(db: &Database, after: i64, limit: i64) -> Result<Vec<OutboxRow>, ServiceError> {
+    let mut conn = db.pool().acquire().await.map_err(classify_db_error)?;
+    // In this order, each its own statement: the last seq taken, then the
+    // lowest mark of a writer still in flight (every seq at or below it is
+    // committed or abandoned), then the rows with a snapshot taken after.
+    let taken: i64 = sqlx::query_scalar(AssertSqlSafe(db.sql.outbox_taken.as_str()))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(classify_db_error)?;
+    let in_flight: Option<i64> =
+        sqlx::query_scalar(AssertSqlSafe(db.sql.outbox_in_flight.as_str()))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(classify_db_error)?;
+    let upto = in_flight.map_or(taken, |mark| mark.min(taken));
+    if upto <= after {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(AssertSqlSafe(db.sql.outbox_read.as_str()))
-        .bind(after.xid.to_string())
-        .bind(after.seq)
+        .bind(after)
+        .bind(upto)
         .bind(limit)
-        .fetch_all(db.pool())
+        .fetch_all(&mut *conn)
         .await
         .map_err(classify_db_error)
+}
+
+/// The last event removed by retention, 0 if none.
+async fn purged_through(db: &Database) -> Result<i64, ServiceError> {
+    let purged: Option<i64> = sqlx::query_scalar(AssertSqlSafe(db.sql.outbox_purged.as_str()))
+        .fetch_optional(db.pool())
+        .await
+        .map_err(classify_db_error)?;
+    Ok(purged.unwrap_or(0))
 }
 
 /// The `cppcc.events.v1.EventStreamService` of a service.
@@ -136,14 +136,24 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
         let actor = crate::auth::actor(&request)?;
         actor.require(&[Role::Service, Role::Admin, Role::Auditor], "watch events")?;
         let req = request.into_inner();
-        let after = Cursor::parse(&req.after_cursor).ok_or_else(|| {
+        let after = parse_cursor(&req.after_cursor).ok_or_else(|| {
             ServiceError::invalid(
                 "after_cursor",
                 format!("`{}` is not a cursor this service issued", req.after_cursor),
             )
         })?;
-        // Make sure the stream can be served before answering.
-        read(&self.db, after, 1).await?;
+        let purged = purged_through(&self.db).await?;
+        if after > 0 && after < purged {
+            return Err(ServiceError::failed_precondition(
+                "CURSOR_EXPIRED",
+                "after_cursor",
+                format!(
+                    "events after cursor {after} are gone (kept only for the outbox retention, up to {purged}); \
+                     read the current state again, then watch from an empty cursor"
+                ),
+            )
+            .into());
+        }
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(follow(
             self.db.clone(),
@@ -157,20 +167,34 @@ impl pb::event_stream_service_server::EventStreamService for EventStreamApi {
     }
 }
 
-/// Sends events to one watcher until it goes away or the server stops.
+/// How a stream ends early.
+fn closing(stop: &watch::Receiver<bool>) -> tonic::Status {
+    if *stop.borrow() {
+        tonic::Status::unavailable("the server is shutting down; resume from the last cursor")
+    } else {
+        tonic::Status::unauthenticated(
+            "the token has expired; resume from the last cursor with a fresh one",
+        )
+    }
+}
+
+/// Sends events to one watcher until it goes away, its token expires or the
+/// server stops.
 async fn follow(
     db: Database,
     actor: Actor,
     types: Vec<String>,
-    mut after: Cursor,
+    mut after: i64,
     tx: mpsc::Sender<Result<pb::WatchResponse, tonic::Status>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut last_sent = tokio::time::Instant::now();
+    let expired = async {
+        let left = actor.expires_at.saturating_sub(crate::auth::now());
+        tokio::time::sleep(Duration::from_secs(left)).await;
+    };
+    tokio::pin!(expired);
     loop {
-        if *stop.borrow() {
-            return;
-        }
         // Register for wake-ups before reading, so a commit between the read
         // and the wait is not missed.
         let written = db.events_written.notified();
@@ -182,8 +206,9 @@ async fn follow(
             }
         };
         let full = rows.len() as i64 == BATCH;
+        let mut batch = None;
         if let Some(last) = rows.last() {
-            after = last.cursor();
+            after = last.seq;
             let events: Vec<pb::Event> = rows
                 .into_iter()
                 .filter(|r| actor.in_committee(&r.committee))
@@ -191,35 +216,35 @@ async fn follow(
                 .map(OutboxRow::into_event)
                 .collect();
             if !events.is_empty() || last_sent.elapsed() >= HEARTBEAT {
-                let batch = pb::WatchResponse {
-                    events,
-                    cursor: after.to_string(),
-                };
-                if tx.send(Ok(batch)).await.is_err() {
-                    return;
-                }
-                last_sent = tokio::time::Instant::now();
-            }
-            if full {
-                continue;
+                batch = Some(events);
             }
         } else if last_sent.elapsed() >= HEARTBEAT {
-            let beat = pb::WatchResponse {
-                events: Vec::new(),
+            batch = Some(Vec::new());
+        }
+        if let Some(events) = batch {
+            let response = pb::WatchResponse {
+                events,
                 cursor: after.to_string(),
             };
-            if tx.send(Ok(beat)).await.is_err() {
-                return;
+            tokio::select! {
+                sent = tx.send(Ok(response)) => if sent.is_err() { return },
+                _ = crate::server::stopped(&mut stop) => break,
+                _ = &mut expired => break,
             }
             last_sent = tokio::time::Instant::now();
+        }
+        if full {
+            continue;
         }
         tokio::select! {
             _ = written => {}
             _ = tokio::time::sleep(POLL) => {}
             _ = tx.closed() => return,
-            _ = crate::server::stopped(&mut stop) => return,
+            _ = crate::server::stopped(&mut stop) => break,
+            _ = &mut expired => break,
         }
     }
+    let _ = tx.try_send(Err(closing(&stop)));
 }
 
 #[cfg(test)]
@@ -227,12 +252,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_order() {
-        let c = Cursor { xid: 790, seq: 12 };
-        assert_eq!(Cursor::parse(&c.to_string()), Some(c));
-        assert_eq!(Cursor::parse(""), Some(Cursor::default()));
-        assert_eq!(Cursor::parse("x"), None);
-        assert_eq!(Cursor::parse("1-"), None);
-        assert!(Cursor { xid: 1, seq: 9 } < Cursor { xid: 2, seq: 1 });
+    fn cursors() {
+        assert_eq!(parse_cursor(""), Some(0));
+        assert_eq!(parse_cursor("42"), Some(42));
+        assert_eq!(parse_cursor("-1"), None);
+        assert_eq!(parse_cursor("x"), None);
     }
 }

@@ -108,7 +108,8 @@ pub enum FieldKind {
     /// An enum value name (`MEMBER_STATUS_ACTIVE`), bound as its number.
     Enum(fn(&str) -> Option<i32>),
     /// A resource name, bound as the UUID it carries. The function returns
-    /// `None` for a name of the wrong shape or another committee.
+    /// `None` for a name of the wrong shape. (A name from another committee
+    /// parses, and matches nothing: lists are scoped to their committee.)
     Reference(fn(&str) -> Option<Uuid>),
 }
 

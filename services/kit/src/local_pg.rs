@@ -129,6 +129,15 @@ impl LocalPostgres {
         for dir in [&opts.data_dir, &opts.socket_dir] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| PgError(format!("cannot create {}: {e}", dir.display())))?;
+            // Never hand over (or lock down) what a link points at.
+            let meta = std::fs::symlink_metadata(dir)
+                .map_err(|e| PgError(format!("cannot read {}: {e}", dir.display())))?;
+            if !meta.is_dir() {
+                return fail(format!(
+                    "{} is not a folder (a link?); refusing to use it",
+                    dir.display()
+                ));
+            }
             if let Some((uid, gid)) = as_user {
                 if !reachable_by_others(dir) {
                     return fail(format!(
@@ -182,9 +191,12 @@ impl LocalPostgres {
         }
 
         // Values are passed verbatim (no quoting on the command line).
+        // Values are passed verbatim (no quoting on the command line). The
+        // socket is the owner's only: trust authentication is then safe.
         let mut settings = vec![
             "listen_addresses=".to_owned(),
             format!("unix_socket_directories={}", opts.socket_dir.display()),
+            "unix_socket_permissions=0700".to_owned(),
             format!("max_connections={}", opts.max_connections),
             "timezone=UTC".to_owned(),
         ];
@@ -198,37 +210,36 @@ impl LocalPostgres {
                 .map(str::to_owned),
             );
         }
-        let mut postgres = format!(
-            "exec {} -D '{}'",
-            bin.join("postgres").display(),
-            opts.data_dir.display()
-        );
-        for s in &settings {
-            postgres.push_str(&format!(" -c \"{s}\""));
-        }
-        let cleanup = if opts.remove_on_exit {
-            format!(
-                "rm -rf '{}' '{}'",
-                opts.data_dir.display(),
-                opts.socket_dir.display()
-            )
-        } else {
-            String::new()
-        };
-        // The shell starts the server, waits for its stdin to close, then
-        // asks the server for a fast shutdown and waits for it.
-        let script = format!(
-            "({postgres}) >'{log}' 2>&1 & pid=$!\n\
-             read _ignored\n\
-             kill -INT $pid 2>/dev/null\n\
-             wait $pid\n\
-             {cleanup}\n",
-            log = opts.socket_dir.join("postgres.log").display(),
-        );
+        // The shell starts the server, stops it (fast shutdown) once its own
+        // standard input closes, and exits when the server does. Paths go in
+        // as arguments, never into the script's text.
+        // (A background job's standard input is /dev/null in `sh`, so the
+        // watcher reads ours through a copy on descriptor 3.)
+        const SCRIPT: &str = r#"pg=$1; log=$2; remove=$3; data=$4; sock=$5; shift 5
+exec 3<&0
+"$pg" "$@" >"$log" 2>&1 </dev/null &
+pid=$!
+( read _ignored <&3; kill -INT "$pid" 2>/dev/null ) &
+wait "$pid"
+status=$?
+if [ "$remove" = 1 ]; then rm -rf -- "$data" "$sock"; fi
+exit $status
+"#;
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
-            .arg(script)
-            .stdin(Stdio::piped())
+            .arg(SCRIPT)
+            .arg("sh")
+            .arg(bin.join("postgres"))
+            .arg(opts.socket_dir.join("postgres.log"))
+            .arg(if opts.remove_on_exit { "1" } else { "0" })
+            .arg(&opts.data_dir)
+            .arg(&opts.socket_dir)
+            .arg("-D")
+            .arg(&opts.data_dir);
+        for setting in &settings {
+            cmd.arg("-c").arg(setting);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some((uid, gid)) = as_user {
@@ -238,7 +249,7 @@ impl LocalPostgres {
             .spawn()
             .map_err(|e| PgError(format!("cannot start postgres: {e}")))?;
         let stdin = child.stdin.take();
-        let server = LocalPostgres {
+        let mut server = LocalPostgres {
             socket_dir: opts.socket_dir.clone(),
             child,
             stdin,
@@ -247,8 +258,10 @@ impl LocalPostgres {
         Ok(server)
     }
 
-    fn wait_ready(&self, bin: &Path) -> Result<(), PgError> {
+    fn wait_ready(&mut self, bin: &Path) -> Result<(), PgError> {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let log =
+            |dir: &Path| std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
         loop {
             let ready = Command::new(bin.join("pg_isready"))
                 .arg("-q")
@@ -262,14 +275,16 @@ impl LocalPostgres {
             if ready {
                 return Ok(());
             }
-            let log =
-                std::fs::read_to_string(self.socket_dir.join("postgres.log")).unwrap_or_default();
-            if log.contains("FATAL") || log.contains("PANIC") {
-                return fail(format!("PostgreSQL failed to start; its log:\n{log}"));
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return fail(format!(
+                    "PostgreSQL exited ({status}) while starting; its log:\n{}",
+                    log(&self.socket_dir)
+                ));
             }
             if Instant::now() > deadline {
                 return fail(format!(
-                    "PostgreSQL did not become ready within 60 s; its log:\n{log}"
+                    "PostgreSQL did not become ready within 60 s; its log:\n{}",
+                    log(&self.socket_dir)
                 ));
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -31,31 +31,48 @@ pub struct Purged {
     pub request_ids: u64,
 }
 
-/// Removes what is past its retention.
+/// Removes what is past its retention. Each kind is purged on its own: a
+/// failure with one does not keep the others.
 pub async fn purge(db: &Database, retention: &Retention) -> Result<Purged, ServiceError> {
-    let audit = audit::purge(db, retention.audit).await?;
-    let delete_older = |table: &str, column: &str| {
-        db.schema().sql(&format!(
-            "DELETE FROM {{schema}}.{table} WHERE {column} < now() - make_interval(secs => $1)"
-        ))
-    };
-    let outbox = sqlx::query(AssertSqlSafe(delete_older("outbox", "event_time")))
-        .bind(retention.outbox.as_secs_f64())
-        .execute(db.pool())
-        .await
-        .map_err(classify_db_error)?
-        .rows_affected();
-    let request_ids = sqlx::query(AssertSqlSafe(delete_older("request_ids", "create_time")))
-        .bind(retention.request_ids.as_secs_f64())
-        .execute(db.pool())
-        .await
-        .map_err(classify_db_error)?
-        .rows_affected();
+    let audit = audit::purge(db, retention.audit).await;
+    let outbox = purge_outbox(db, retention.outbox).await;
+    let request_ids = sqlx::query(AssertSqlSafe(db.schema().sql(
+        "DELETE FROM {schema}.request_ids WHERE create_time < now() - make_interval(secs => $1)",
+    )))
+    .bind(retention.request_ids.as_secs_f64())
+    .execute(db.pool())
+    .await
+    .map(|done| done.rows_affected())
+    .map_err(classify_db_error);
     Ok(Purged {
-        audit,
-        outbox,
-        request_ids,
+        audit: audit?,
+        outbox: outbox?,
+        request_ids: request_ids?,
     })
+}
+
+/// Deletes the oldest events, a prefix of the stream (up to the last event
+/// older than `retention`), and records where the stream now starts.
+async fn purge_outbox(db: &Database, retention: Duration) -> Result<u64, ServiceError> {
+    let deleted: i64 = sqlx::query_scalar(AssertSqlSafe(db.schema().sql(
+        "WITH upto AS ( \
+           SELECT max(seq) AS seq FROM {schema}.outbox \
+           WHERE event_time < now() - make_interval(secs => $1) \
+         ), gone AS ( \
+           DELETE FROM {schema}.outbox WHERE seq <= (SELECT seq FROM upto) RETURNING seq \
+         ), mark AS ( \
+           INSERT INTO {schema}.outbox_horizon (purged_through) \
+           SELECT seq FROM upto WHERE seq IS NOT NULL \
+           ON CONFLICT (only_row) DO UPDATE \
+             SET purged_through = GREATEST({schema}.outbox_horizon.purged_through, excluded.purged_through) \
+         ) \
+         SELECT count(*) FROM gone",
+    )))
+    .bind(retention.as_secs_f64())
+    .fetch_one(db.pool())
+    .await
+    .map_err(classify_db_error)?;
+    Ok(deleted as u64)
 }
 
 /// Purges a minute after start and every hour after, until `stop`.
@@ -66,6 +83,7 @@ pub async fn run(db: Database, retention: Retention, mut stop: watch::Receiver<b
             _ = next => {}
             _ = crate::server::stopped(&mut stop) => return,
         }
+        // Each kind is purged even when another fails; the first failure is logged.
         match purge(&db, &retention).await {
             Ok(p) if p != Purged::default() => tracing::info!(
                 audit = p.audit,

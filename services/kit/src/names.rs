@@ -70,7 +70,13 @@ impl ChildName {
             (Some(COMMITTEES), Some(c), Some(coll), Some(id), None)
                 if coll == collection && is_committee_id(c) =>
             {
-                let id = Uuid::try_parse(id).ok()?;
+                // Only the canonical form (lowercase, hyphenated), so one
+                // resource has one name in the audit log and in events.
+                let uuid = Uuid::try_parse(id).ok()?;
+                if uuid.hyphenated().to_string() != id {
+                    return None;
+                }
+                let id = uuid;
                 Some(ChildName {
                     committee: c.to_owned(),
                     id,

@@ -30,8 +30,10 @@ use crate::auth::TokenVerifier;
 use crate::db::Database;
 use crate::events::EventStreamApi;
 use crate::{BoxError, ServiceError};
+use base64::Engine as _;
 use cppcc_proto::audit::v1::audit_service_server::AuditServiceServer;
 use cppcc_proto::events::v1::event_stream_service_server::EventStreamServiceServer;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// Server settings shared by every service binary.
 #[derive(Clone, Debug, clap::Args)]
@@ -44,7 +46,7 @@ pub struct ServerArgs {
     pub concurrency_limit: usize,
     /// After SIGTERM, how long to answer health checks with NOT_SERVING
     /// before refusing new connections, so load balancers stop sending.
-    #[arg(long, env = "CPPCC_SHUTDOWN_DELAY", default_value = "0s", value_parser = crate::config::parse_duration)]
+    #[arg(long, env = "CPPCC_SHUTDOWN_DELAY", default_value = "5s", value_parser = crate::config::parse_duration)]
     pub shutdown_delay: Duration,
     /// How long calls in flight get to finish once new connections are refused.
     #[arg(long, env = "CPPCC_SHUTDOWN_GRACE", default_value = "25s", value_parser = crate::config::parse_duration)]
@@ -62,6 +64,27 @@ pub struct ServerArgs {
     /// How long a create's request id still answers a retry.
     #[arg(long, env = "CPPCC_REQUEST_ID_RETENTION", default_value = "7d", value_parser = crate::config::parse_duration)]
     pub request_id_retention: Duration,
+    /// The key (base64, 32 bytes or more) the audit chain is sealed with
+    /// (HMAC-SHA256): keep it outside the database, so that someone who can
+    /// write the database cannot rewrite the chain to match.
+    #[arg(long, env = "CPPCC_AUDIT_KEY", hide_env_values = true)]
+    pub audit_key: Option<SecretString>,
+}
+
+impl ServerArgs {
+    /// The audit key's bytes, if one is configured.
+    pub fn audit_key_bytes(&self) -> Result<Option<Vec<u8>>, BoxError> {
+        let Some(key) = &self.audit_key else {
+            return Ok(None);
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.expose_secret().trim())
+            .map_err(|_| "the audit key (CPPCC_AUDIT_KEY) is not base64")?;
+        if bytes.len() < 32 {
+            return Err("the audit key (CPPCC_AUDIT_KEY) must be at least 32 bytes".into());
+        }
+        Ok(Some(bytes))
+    }
 }
 
 impl Default for ServerArgs {
@@ -69,12 +92,13 @@ impl Default for ServerArgs {
         ServerArgs {
             request_timeout: Duration::from_secs(30),
             concurrency_limit: 1024,
-            shutdown_delay: Duration::ZERO,
+            shutdown_delay: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(25),
             max_connection_age: Duration::from_secs(600),
             audit_retention: Duration::from_secs(184 * 86_400),
             outbox_retention: Duration::from_secs(30 * 86_400),
             request_id_retention: Duration::from_secs(7 * 86_400),
+            audit_key: None,
         }
     }
 }
@@ -100,7 +124,16 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server over `db`, checking tokens with `verifier`. The event
     /// stream and the audit log service are added already.
-    pub fn new(db: Database, verifier: Arc<TokenVerifier>, args: &ServerArgs) -> Server {
+    pub fn new(
+        db: Database,
+        verifier: Arc<TokenVerifier>,
+        args: &ServerArgs,
+    ) -> Result<Server, BoxError> {
+        let key = args.audit_key_bytes()?;
+        if key.is_none() {
+            tracing::warn!("no audit key (CPPCC_AUDIT_KEY): the audit chain is hashed, not keyed");
+        }
+        let db = db.with_audit_key(key.as_deref());
         let stop = watch::channel(false);
         let server = Server {
             db: db.clone(),
@@ -111,9 +144,9 @@ impl Server {
             stop,
         };
         let events = EventStreamApi::new(db.clone(), server.stop.1.clone());
-        server
+        Ok(server
             .add_service(EventStreamServiceServer::new(events))
-            .add_service(AuditServiceServer::new(AuditApi::new(db)))
+            .add_service(AuditServiceServer::new(AuditApi::new(db))))
     }
 
     /// A receiver that turns true when the server starts shutting down;
@@ -209,7 +242,10 @@ impl Server {
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 args.concurrency_limit,
             ))
-            .layer(AuthLayer { verifier, db });
+            .layer(AuthLayer {
+                verifier,
+                db: db.clone(),
+            });
         let router = tonic::transport::Server::builder()
             .trace_fn(crate::telemetry::server_span)
             .timeout(args.request_timeout)
@@ -225,14 +261,28 @@ impl Server {
         tokio::pin!(serving);
         let mut stop = stop_rx.clone();
         let grace = args.shutdown_grace;
-        tokio::select! {
-            result = &mut serving => result?,
+        let outcome = tokio::select! {
+            result = &mut serving => result,
             _ = async move {
                 stopped(&mut stop).await;
                 tokio::time::sleep(grace).await;
-            } => tracing::warn!(grace = ?grace, "calls still open after the grace period; closing them"),
+            } => {
+                tracing::warn!(grace = ?grace, "calls still open after the grace period; closing them");
+                Ok(())
+            }
+        };
+        if outcome.is_err() {
+            // Serving failed before any shutdown: stop the helpers too.
+            sealer.abort();
+            maintenance.abort();
+            database_watch.abort();
         }
         let _ = tokio::join!(sealer, maintenance, database_watch);
+        // Seal what the last calls wrote.
+        if let Err(e) = audit::seal(&db).await {
+            tracing::warn!(error = %e, "could not seal the last audit records; the next start will");
+        }
+        outcome?;
         tracing::info!("stopped");
         Ok(())
     }
@@ -430,7 +480,9 @@ where
         match verified {
             Err(e) => Box::pin(async move {
                 let peer = peer.map(|p| p.to_string()).unwrap_or_default();
-                if let Err(audit_error) = db.audit_denied(None, &peer, &path, e.message()).await {
+                if let Err(audit_error) =
+                    db.audit_denied(None, None, &peer, &path, e.message()).await
+                {
                     tracing::warn!(error = %audit_error, "could not audit a refused call");
                 }
                 Ok(e.to_status().into_http())
@@ -452,7 +504,7 @@ where
                             .map(percent_decode)
                             .unwrap_or_default();
                         if let Err(e) = db
-                            .audit_denied(Some(&actor), &actor.peer_text(), &path, &message)
+                            .audit_denied(Some(&actor), None, &actor.peer_text(), &path, &message)
                             .await
                         {
                             tracing::warn!(error = %e, "could not audit a refused call");

@@ -73,7 +73,7 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         db: db.clone(),
         pii,
     };
-    Ok(Server::new(db, verifier, &config.server)
+    Ok(Server::new(db, verifier, &config.server)?
         .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(
             shared.clone(),
         )))

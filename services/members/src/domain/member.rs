@@ -60,13 +60,23 @@ pub fn phone(text: &str) -> Result<Option<String>, String> {
     }
 }
 
+/// The day the CPPCC first met (1949-09-21): no committee date is earlier.
+pub const FOUNDING: Date = time::macros::date!(1949 - 09 - 21);
+
+/// Whether `d` is a plausible date of a committee's records: not before
+/// the CPPCC's founding, and at most a year after `today`.
+pub fn plausible(d: Date, today: Date) -> bool {
+    d >= FOUNDING && d <= today + time::Duration::days(366)
+}
+
 impl MemberFields {
-    /// Checks `m` as a member of the committee `committee`. `prefix` is the
-    /// request field the member sits in (`member`).
+    /// Checks `m` as a member of the committee `committee` on `today`.
+    /// `prefix` is the request field the member sits in (`member`).
     pub fn parse(
         m: &pb::Member,
         committee: &str,
         prefix: &str,
+        today: Date,
     ) -> Result<MemberFields, ServiceError> {
         let mut errors = Violations::default();
         let field = |name: &str| format!("{prefix}.{name}");
@@ -126,6 +136,9 @@ impl MemberFields {
             }
             (Ok(d), id) => d.or(id.as_ref().map(|id| id.birth_date)),
         };
+        if birth_date.is_some_and(|d| d > today) {
+            errors.add(field("birth_date"), "is in the future (see the ID number)");
+        }
 
         let ethnicity = if m.ethnicity.trim().is_empty() {
             String::new()
@@ -244,6 +257,12 @@ impl MemberFields {
             }
             None
         });
+        if join_date.is_some_and(|d| !plausible(d, today)) {
+            errors.add(
+                field("join_date"),
+                "must be between 1949-09-21 and a year from today",
+            );
+        }
 
         errors.finish()?;
         let (Some(id_number), Some(gender), Some(birth_date), Some(sector_id)) =
@@ -308,8 +327,18 @@ pub const OUTPUT_ONLY: [(&str, &str); 7] = [
     ("etag", "send it in member.etag to guard the update"),
 ];
 
-/// Copies the named fields of `from` into `into`.
+/// Copies the named fields of `from` into `into`. A new ID number carries
+/// its own birth date and gender: unless those are named too, they are
+/// cleared so the ID number's are taken.
 pub fn merge(into: &mut pb::Member, from: &pb::Member, fields: &[&str]) {
+    if fields.contains(&"id_number") {
+        if !fields.contains(&"birth_date") {
+            into.birth_date = None;
+        }
+        if !fields.contains(&"gender") {
+            into.gender = 0;
+        }
+    }
     for field in fields {
         match *field {
             "display_name" => into.display_name.clone_from(&from.display_name),
@@ -368,6 +397,10 @@ mod tests {
         format!("{first17}{}", check_char(first17.as_bytes()) as char)
     }
 
+    fn today() -> Date {
+        time::macros::date!(2023 - 11 - 13)
+    }
+
     fn sector() -> String {
         format!("committees/suixian/sectors/{}", Uuid::nil())
     }
@@ -390,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_good_member_is_normalised() {
-        let f = MemberFields::parse(&good(), "suixian", "member").unwrap();
+        let f = MemberFields::parse(&good(), "suixian", "member", today()).unwrap();
         assert_eq!(f.display_name, "刘强");
         assert_eq!(f.gender, Gender::Male, "taken from the ID number");
         assert_eq!(f.birth_date.year(), 1975, "taken from the ID number");
@@ -424,7 +457,7 @@ mod tests {
             political_affiliation: 99,
             ..good()
         };
-        let e = MemberFields::parse(&m, "suixian", "member").unwrap_err();
+        let e = MemberFields::parse(&m, "suixian", "member", today()).unwrap_err();
         let fields: Vec<_> = e
             .field_violations()
             .iter()
@@ -453,15 +486,55 @@ mod tests {
     fn id_number_is_required_and_checked() {
         let mut m = good();
         m.id_number = String::new();
-        let e = MemberFields::parse(&m, "suixian", "member").unwrap_err();
+        let e = MemberFields::parse(&m, "suixian", "member", today()).unwrap_err();
         assert_eq!(e.field_violations()[0].description, "required");
         m.id_number = "421321197501011230".into();
-        let e = MemberFields::parse(&m, "suixian", "member").unwrap_err();
+        let e = MemberFields::parse(&m, "suixian", "member", today()).unwrap_err();
         assert!(
             e.field_violations()[0]
                 .description
                 .contains("check character")
         );
+    }
+
+    #[test]
+    fn dates_must_be_plausible() {
+        let mut m = good();
+        m.id_number = id("42132120300101123");
+        m.join_date = Some(PbDate {
+            year: 1900,
+            month: 1,
+            day: 1,
+        });
+        let e = MemberFields::parse(&m, "suixian", "member", today()).unwrap_err();
+        let fields: Vec<_> = e
+            .field_violations()
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
+        assert_eq!(fields, ["member.birth_date", "member.join_date"]);
+        assert!(plausible(today(), today()));
+        assert!(!plausible(time::macros::date!(1949 - 09 - 20), today()));
+        assert!(!plausible(time::macros::date!(2025 - 01 - 01), today()));
+    }
+
+    #[test]
+    fn a_new_id_number_brings_its_birth_date_and_gender() {
+        let mut current = good();
+        current.gender = pb::Gender::Male as i32;
+        current.birth_date = Some(PbDate {
+            year: 1975,
+            month: 1,
+            day: 1,
+        });
+        let new = pb::Member {
+            id_number: id("42132119800202124"),
+            ..Default::default()
+        };
+        merge(&mut current, &new, &["id_number"]);
+        let f = MemberFields::parse(&current, "suixian", "member", today()).unwrap();
+        assert_eq!(f.gender, Gender::Female);
+        assert_eq!(f.birth_date, time::macros::date!(1980 - 02 - 02));
     }
 
     #[test]

@@ -218,6 +218,13 @@ impl CommitteeService for CommitteeApi {
             ))
             .into());
         }
+        if fields.parent == name {
+            return Err(ServiceError::invalid(
+                "committee.parent",
+                "a committee cannot be its own parent",
+            )
+            .into());
+        }
         let mut change = self.shared.db.change(&actor).await?;
         if let Claim::Replay(existing) = change
             .claim_request_id(
@@ -233,6 +240,19 @@ impl CommitteeService for CommitteeApi {
             return Ok(Response::new(pb::CreateCommitteeResponse {
                 committee: Some(committee(&self.read(id).await?)),
             }));
+        }
+        // A committee created above one that names it as parent would close a circle.
+        if let Some(parent) = committee_id(&fields.parent)
+            && is_within(change.conn(), &id, parent).await?
+        {
+            return Err(ServiceError::invalid(
+                "committee.parent",
+                format!(
+                    "{} sits below {name}; a committee cannot sit below itself",
+                    fields.parent
+                ),
+            )
+            .into());
         }
         let row = match store::insert(change.conn(), &id, &fields).await {
             Ok(row) => row,
@@ -492,7 +512,8 @@ fn settings_committee(field: &str, name: &str) -> Result<String, ServiceError> {
         })
 }
 
-/// Whether `id` is `root` or below it.
+/// Whether `id` is `root` or below it (by the chain of parents, which may
+/// name `root` before `root` itself exists).
 async fn is_within(
     conn: &mut sqlx::PgConnection,
     root: &str,
@@ -504,7 +525,7 @@ async fn is_within(
              UNION
              SELECT c.id, c.parent FROM members.committee c JOIN up ON 'committees/' || c.id = up.parent
            )
-           SELECT EXISTS (SELECT 1 FROM up WHERE id = $1) AS "within!""#,
+           SELECT EXISTS (SELECT 1 FROM up WHERE id = $1 OR parent = 'committees/' || $1) AS "within!""#,
         root,
         id,
     )

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use cppcc_kit::auth::Actor;
+use cppcc_kit::auth::{Actor, Role};
 use cppcc_kit::change::{Change, Claim, fingerprint};
 use cppcc_kit::convert::{date, parse_date, timestamp};
 use cppcc_kit::error::{classify_db_error, constraint_violated};
@@ -39,6 +39,10 @@ impl MemberApi {
         MemberApi { shared }
     }
 }
+
+/// Who may read the reasons and actors of status changes (撤销 grounds
+/// among them): the office and its staff, auditors, other services.
+const HISTORY_READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Auditor, Role::Service];
 
 const MEMBER_MASK: MaskSpec = MaskSpec {
     updatable: &rules::UPDATABLE,
@@ -209,6 +213,46 @@ impl MemberApi {
             format!("a member with this ID number is already on the roll of committees/{committee}: {holder}"),
         )
         .with_reason("DUPLICATE_ID_NUMBER")
+    }
+
+    /// Removes every seat of a member leaving office, each audited and
+    /// published as a removal. The special committees are locked already.
+    async fn vacate_seats(
+        &self,
+        change: &mut Change,
+        member: &ChildName,
+    ) -> Result<(), ServiceError> {
+        let member_name = ChildName::format(&member.committee, "members", member.id);
+        let vacated = catalogue_store::remove_seats(change.conn(), member.id)
+            .await
+            .map_err(classify_db_error)?;
+        for (special_committee, position) in vacated {
+            catalogue_store::mark(
+                change.conn(),
+                Catalogue::SpecialCommittees,
+                special_committee,
+                false,
+            )
+            .await
+            .map_err(classify_db_error)?;
+            let sc_name =
+                ChildName::format(&member.committee, "specialCommittees", special_committee);
+            change.audit(
+                &member.committee,
+                &format!("{sc_name}/members/{}", member.id),
+                Some(serde_json::json!({"member": member_name, "position": position})),
+                None,
+            );
+            change.publish(
+                &member.committee,
+                &sc_name,
+                &pb::SpecialCommitteeMemberRemoved {
+                    special_committee: sc_name.clone(),
+                    member: member_name.clone(),
+                },
+            );
+        }
+        Ok(())
     }
 
     /// Locks a member, checks its etag, and returns its row.
@@ -480,6 +524,10 @@ impl MemberService for MemberApi {
             .with_metadata("current_state", status.to_proto().as_str_name())
             .into());
         }
+        let before = catalogue_store::seat(change.conn(), sc.id, member.id)
+            .await
+            .map_err(classify_db_error)?
+            .map(|b| to_json(&seat(&sc.committee, &b)));
         let seat_row = match catalogue_store::upsert_seat(change.conn(), sc.id, member.id, position)
             .await
         {
@@ -502,7 +550,7 @@ impl MemberService for MemberApi {
             .map_err(classify_db_error)?;
         let membership = seat(&sc.committee, &seat_row);
         let resource = format!("{}/members/{}", req.special_committee, member.id);
-        change.audit(&sc.committee, &resource, None, Some(to_json(&membership)));
+        change.audit(&sc.committee, &resource, before, Some(to_json(&membership)));
         change.publish(
             &sc.committee,
             &req.special_committee,
@@ -538,14 +586,31 @@ impl MemberService for MemberApi {
             )
             .await?;
         let resource = format!("{}/members/{}", req.special_committee, member.id);
-        let mut change = self.shared.db.change(&actor).await?;
-        if member.committee != sc.committee
-            || !catalogue_store::delete_seat(change.conn(), sc.id, member.id)
-                .await
-                .map_err(classify_db_error)?
-        {
+        if member.committee != sc.committee {
             return Err(ServiceError::not_found(&resource).into());
         }
+        let mut change = self.shared.db.change(&actor).await?;
+        // Special committee, then member, then the seat: the order every change takes.
+        catalogue_store::lock(
+            change.conn(),
+            Catalogue::SpecialCommittees,
+            &sc.committee,
+            sc.id,
+        )
+        .await
+        .map_err(classify_db_error)?
+        .ok_or_else(|| ServiceError::not_found(&resource))?;
+        member_store::lock(change.conn(), &member.committee, member.id)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::not_found(&resource))?;
+        let before = catalogue_store::seat(change.conn(), sc.id, member.id)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::not_found(&resource))?;
+        catalogue_store::delete_seat(change.conn(), sc.id, member.id)
+            .await
+            .map_err(classify_db_error)?;
         catalogue_store::mark(change.conn(), Catalogue::SpecialCommittees, sc.id, false)
             .await
             .map_err(classify_db_error)?;
@@ -555,7 +620,7 @@ impl MemberService for MemberApi {
         change.audit(
             &sc.committee,
             &resource,
-            Some(serde_json::json!({"member": req.member})),
+            Some(to_json(&seat(&sc.committee, &before))),
             None,
         );
         change.publish(
@@ -637,7 +702,7 @@ impl MemberService for MemberApi {
         let Some(input) = req.member.as_ref() else {
             return Err(ServiceError::invalid("member", "required").into());
         };
-        let fields = MemberFields::parse(input, &committee, "member")?;
+        let fields = MemberFields::parse(input, &committee, "member", today())?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "members", id);
         let mut change = self.shared.db.change(&actor).await?;
@@ -880,7 +945,7 @@ impl MemberService for MemberApi {
         let before = self.shared.member(&current, true)?;
         let mut merged = before.clone();
         rules::merge(&mut merged, input, &mask);
-        let fields = MemberFields::parse(&merged, &name.committee, "member")?;
+        let fields = MemberFields::parse(&merged, &name.committee, "member", today())?;
         let term = self
             .check_references(&mut change, &name.committee, &fields)
             .await?;
@@ -943,6 +1008,12 @@ impl MemberService for MemberApi {
                 }
                 None
             });
+        if effective.is_some_and(|d| !rules::plausible(d, today())) {
+            errors.add(
+                "effective_date",
+                "must be between 1949-09-21 and a year from today",
+            );
+        }
         errors.finish()?;
         let to = to.expect("checked above");
         let effective = effective.unwrap_or_else(today);
@@ -957,6 +1028,16 @@ impl MemberService for MemberApi {
             )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
+        // Leaving for good also leaves every special committee: lock those
+        // first (special committees before members, as every change does).
+        if to.is_final() {
+            let seats = catalogue_store::seats_of(change.conn(), name.id)
+                .await
+                .map_err(classify_db_error)?;
+            catalogue_store::lock_special_committees(change.conn(), &seats)
+                .await
+                .map_err(classify_db_error)?;
+        }
         let current = self
             .lock_member(&mut change, &name, &req.name, &req.etag)
             .await?;
@@ -969,6 +1050,9 @@ impl MemberService for MemberApi {
         member_store::set_status(change.conn(), name.id, to.number())
             .await
             .map_err(classify_db_error)?;
+        if to.is_final() {
+            self.vacate_seats(&mut change, &name).await?;
+        }
         member_store::insert_status_change(
             change.conn(),
             name.id,
@@ -1019,7 +1103,7 @@ impl MemberService for MemberApi {
         self.shared
             .caller(
                 &request,
-                READERS,
+                HISTORY_READERS,
                 "read members' status history",
                 &name.committee,
                 &req.parent,

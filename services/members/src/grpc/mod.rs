@@ -67,6 +67,7 @@ impl Shared {
         self.db
             .audit_denied(
                 Some(actor),
+                Some(committee),
                 &actor.peer_text(),
                 &actor.method,
                 &format!("{resource}: outside the caller's committee"),

@@ -245,6 +245,69 @@ pub async fn mark(
     }
 }
 
+/// The special committees a member sits on, by id.
+pub async fn seats_of(conn: &mut PgConnection, member: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT special_committee_id FROM members.special_committee_member WHERE member_id = $1 ORDER BY 1",
+        member,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Locks special committees for a change to their seats, in id order (the
+/// order every change takes them in, special committees before members, so
+/// two changes never wait on each other in a circle).
+pub async fn lock_special_committees(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT id FROM members.special_committee WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+        ids,
+    )
+    .fetch_all(conn)
+    .await
+    .map(drop)
+}
+
+/// Removes every seat of a member; the special committees and positions it had.
+pub async fn remove_seats(
+    conn: &mut PgConnection,
+    member: Uuid,
+) -> Result<Vec<(Uuid, i16)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "DELETE FROM members.special_committee_member WHERE member_id = $1
+         RETURNING special_committee_id, position",
+        member,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.special_committee_id, r.position))
+        .collect())
+}
+
+/// A member's seat on one special committee, if it has one.
+pub async fn seat(
+    conn: &mut PgConnection,
+    special_committee: Uuid,
+    member: Uuid,
+) -> Result<Option<SeatRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SeatRow,
+        r#"SELECT f.special_committee_id, f.member_id, m.display_name AS member_display_name,
+                  f.position, f.create_time
+           FROM members.special_committee_member f JOIN members.member m ON m.id = f.member_id
+           WHERE f.special_committee_id = $1 AND f.member_id = $2"#,
+        special_committee,
+        member,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// A member's seat, with the member's name.
 #[derive(Clone, Debug)]
 pub struct SeatRow {

@@ -168,17 +168,23 @@ pub async fn update(
 }
 
 /// The committee's current term and whether `sector` is a live sector of
-/// it: what a member's fields refer to. `None` if there is no such committee.
+/// it: what a member's fields refer to. `None` if there is no such
+/// committee. The sector is share-locked, so it cannot be deleted before
+/// this transaction ends.
 pub async fn references(
     conn: &mut PgConnection,
     committee: &str,
     sector: Uuid,
 ) -> Result<Option<(i32, bool)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT c.current_term,
-                  EXISTS (SELECT 1 FROM members.sector s
-                          WHERE s.committee_id = c.id AND s.id = $2 AND s.delete_time IS NULL) AS "sector_live!"
-           FROM members.committee c WHERE c.id = $1"#,
+        r#"SELECT c.current_term, s.id IS NOT NULL AS "sector_live!"
+           FROM members.committee c
+           LEFT JOIN LATERAL (
+             SELECT id FROM members.sector
+             WHERE committee_id = c.id AND id = $2 AND delete_time IS NULL
+             FOR KEY SHARE
+           ) s ON true
+           WHERE c.id = $1"#,
         committee,
         sector,
     )
