@@ -15,7 +15,8 @@ DECLARE
     taken bigint;
 BEGIN
     SELECT last_value - CASE WHEN is_called THEN 0 ELSE 1 END INTO taken FROM {schema}.outbox_seq;
-    PERFORM pg_advisory_xact_lock_shared(({outbox_tag}::bigint << 40) | taken);
+    -- The key's top bits name this schema's outbox (see the reader).
+    PERFORM pg_advisory_xact_lock_shared((((hashtext('{schema}')::bigint & 2097151) + 1) << 40) | taken);
     RETURN nextval('{schema}.outbox_seq');
 END
 $$;

@@ -261,7 +261,8 @@ impl KitSql {
                  FROM pg_locks \
                  WHERE locktype = 'advisory' AND objsubid = 1 \
                    AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                   AND ((classid::bigint << 32) | objid::bigint) >> 40 = {outbox_tag}",
+                   AND ((classid::bigint << 32) | objid::bigint) >> 40 \
+                       = (hashtext('{schema}')::bigint & 2097151) + 1",
             ),
             outbox_read: schema.sql(
                 "SELECT seq, id, type, committee, subject, actor, event_time, payload \

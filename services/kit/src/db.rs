@@ -76,24 +76,9 @@ impl Schema {
         self.0
     }
 
-    /// `template` with every `{schema}` replaced by the schema name, and
-    /// `{outbox_tag}` by [`Schema::outbox_tag`].
+    /// `template` with every `{schema}` replaced by the schema name.
     pub fn sql(self, template: &str) -> String {
-        template
-            .replace("{schema}", self.0)
-            .replace("{outbox_tag}", &self.outbox_tag().to_string())
-    }
-
-    /// A number from 1 to 2²² − 1 fixed by the schema name (FNV-1a): the top
-    /// bits of the advisory-lock keys its outbox writers hold in flight, so
-    /// services sharing a database do not hold up each other's readers.
-    pub fn outbox_tag(self) -> u64 {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in self.0.bytes() {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        1 + hash % ((1 << 22) - 1)
+        template.replace("{schema}", self.0)
     }
 }
 
