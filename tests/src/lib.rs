@@ -136,6 +136,7 @@ impl TestDatabase {
 /// The process's signing key and its public key on disk.
 struct Keys {
     issuer: TokenIssuer,
+    private_key: String,
     public_key: String,
     pii: PiiCipher,
     pii_keys: cppcc_kit::pii::GeneratedKeys,
@@ -158,6 +159,7 @@ fn keys() -> &'static Keys {
             audit_key,
             issuer: TokenIssuer::from_ed_pem(private.as_bytes(), None, ISSUER, AUDIENCE)
                 .expect("a fresh key loads"),
+            private_key: private,
             public_key,
             pii,
             pii_keys,
@@ -172,6 +174,12 @@ pub fn auth_args() -> AuthArgs {
         jwt_issuer: ISSUER.to_owned(),
         jwt_audience: AUDIENCE.to_owned(),
     }
+}
+
+/// The private key (PEM) test tokens are signed with, for a service that
+/// signs its own tokens (a consumer watching another service).
+pub fn signing_key() -> SecretString {
+    SecretString::from(keys().private_key.clone())
 }
 
 /// Personal-data keys for the test process.
@@ -286,6 +294,11 @@ pub async fn serve(server: Server) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
+    serve_on(server, listener).await
+}
+
+/// Serves `server` on `listener` (to start a service again where it was).
+pub async fn serve_on(server: Server, listener: TcpListener) -> Running {
     let addr = listener.local_addr().expect("a bound address");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.serve(listener, async move {

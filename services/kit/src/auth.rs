@@ -179,6 +179,23 @@ pub fn now() -> u64 {
 }
 
 impl Actor {
+    /// The service itself, acting on its own behalf (a consumer applying
+    /// another service's events): the service role in every committee.
+    /// `subject` and `method` name it in the audit log.
+    pub fn internal(subject: &str, method: &str) -> Actor {
+        Actor {
+            subject: subject.to_owned(),
+            role: Role::Service,
+            scope: CommitteeScope::All,
+            member: None,
+            unit: None,
+            peer: None,
+            bearer: Arc::from(""),
+            method: Arc::from(method),
+            expires_at: u64::MAX,
+        }
+    }
+
     /// Whether the caller may act in the committee with this id.
     pub fn in_committee(&self, committee_id: &str) -> bool {
         match &self.scope {

@@ -92,6 +92,7 @@ pub enum Value {
     Int(i64),
     Uuid(Uuid),
     Time(OffsetDateTime),
+    Date(time::Date),
 }
 
 /// What values a field takes, and how they become SQL values.
@@ -105,6 +106,8 @@ pub enum FieldKind {
     Int,
     /// An RFC 3339 timestamp, such as `"2023-01-01T00:00:00Z"`.
     Time,
+    /// A calendar date, such as `"2023-01-01"`.
+    Date,
     /// An enum value name (`MEMBER_STATUS_ACTIVE`), bound as its number.
     Enum(fn(&str) -> Option<i32>),
     /// A resource name, bound as the UUID it carries. The function returns
@@ -232,6 +235,7 @@ fn push_value(qb: &mut QueryBuilder<Postgres>, value: Value) {
         Value::Int(v) => qb.push_bind(v),
         Value::Uuid(v) => qb.push_bind(v),
         Value::Time(v) => qb.push_bind(v),
+        Value::Date(v) => qb.push_bind(v),
     };
 }
 
@@ -522,6 +526,12 @@ fn check(field: &FilterField, op: Op, literal: &Literal) -> Result<Value, Filter
                     "`{name}` in filter is an RFC 3339 time such as \"2023-01-01T00:00:00Z\", not `{raw}`"
                 ))
             }),
+        FieldKind::Date => {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(raw, &format)
+                .map(Value::Date)
+                .or_else(|_| err(format!("`{name}` in filter is a date such as \"2023-01-01\", not `{raw}`")))
+        }
         FieldKind::Enum(lookup) => {
             if op.is_ordering() {
                 return err(format!("`{name}` in filter takes only `=` or `!=`"));
@@ -591,6 +601,11 @@ mod tests {
             name: "update_time",
             sql: "t.update_time",
             kind: FieldKind::Time,
+        },
+        FilterField {
+            name: "day",
+            sql: "t.day",
+            kind: FieldKind::Date,
         },
         FilterField {
             name: "group",
@@ -700,6 +715,8 @@ mod tests {
         assert!(error("status > ACTIVE").contains("only `=` or `!=`"));
         assert!(error("sector = \"nope\"").contains("not a resource name"));
         assert!(error("update_time > yesterday").contains("RFC 3339"));
+        assert!(error("day >= \"2023-13-01\"").contains("a date such as"));
+        assert_eq!(sql("day >= \"2023-01-01\""), "(t.day >= $1)");
         assert!(error("city : true").contains("text fields"));
         assert!(error("city true").contains("expected an operator"));
         assert!(error("city =").contains("expected a value"));

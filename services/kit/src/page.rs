@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::{Postgres, QueryBuilder};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::error::ServiceError;
@@ -27,6 +27,7 @@ pub enum KeyKind {
     Text,
     Int,
     Time,
+    Date,
     Uuid,
 }
 
@@ -50,6 +51,8 @@ pub enum Key {
     Text(String),
     #[serde(rename = "t", with = "time::serde::rfc3339")]
     Time(OffsetDateTime),
+    #[serde(rename = "d")]
+    Date(Date),
     #[serde(rename = "u")]
     Uuid(Uuid),
 }
@@ -60,6 +63,7 @@ impl Key {
             Key::Int(_) => KeyKind::Int,
             Key::Text(_) => KeyKind::Text,
             Key::Time(_) => KeyKind::Time,
+            Key::Date(_) => KeyKind::Date,
             Key::Uuid(_) => KeyKind::Uuid,
         }
     }
@@ -69,6 +73,7 @@ impl Key {
             Key::Int(v) => qb.push_bind(*v),
             Key::Text(v) => qb.push_bind(v.clone()),
             Key::Time(v) => qb.push_bind(*v),
+            Key::Date(v) => qb.push_bind(*v),
             Key::Uuid(v) => qb.push_bind(*v),
         };
     }
@@ -510,5 +515,42 @@ mod tests {
             &["committees/a"],
         );
         assert!(same.is_ok());
+    }
+
+    #[test]
+    fn date_keys_round_trip_as_dates() {
+        const DAYS: ListSpec = ListSpec {
+            filter_fields: &[],
+            order_fields: &[OrderField {
+                name: "date",
+                sql: "t.day",
+                kind: KeyKind::Date,
+            }],
+            default_order: "date desc",
+            tie_break: None,
+        };
+        struct Day(Date);
+        impl Keyed for Day {
+            fn key(&self, _: &str) -> Key {
+                Key::Date(self.0)
+            }
+        }
+        let req = ListRequest {
+            page_size: 1,
+            ..Default::default()
+        };
+        let may = Date::from_calendar_date(2023, time::Month::May, 1).unwrap();
+        let q = ListQuery::new(&DAYS, req, &[]).unwrap();
+        let (_, token) = q.page(vec![Day(may), Day(may.previous_day().unwrap())]);
+        let next = ListQuery::new(
+            &DAYS,
+            ListRequest {
+                page_token: &token,
+                ..req
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(next.after(), Some(&[Key::Date(may)][..]));
     }
 }

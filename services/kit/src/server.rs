@@ -111,6 +111,7 @@ pub struct Server {
     routes: Routes,
     names: Vec<&'static str>,
     stop: (watch::Sender<bool>, watch::Receiver<bool>),
+    workers: Vec<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -142,6 +143,7 @@ impl Server {
             routes: Routes::default(),
             names: Vec::new(),
             stop,
+            workers: Vec::new(),
         };
         let events = EventStreamApi::new(db.clone(), server.stop.1.clone());
         Ok(server
@@ -153,6 +155,17 @@ impl Server {
     /// long-running streams of the service end when it does.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.stop.1.clone()
+    }
+
+    /// Adds a background worker (a consumer of other services' events): it
+    /// starts when the server serves, is told to stop through the receiver
+    /// when shutdown begins, and is waited for before `serve` returns.
+    pub fn add_worker<F>(mut self, make: impl FnOnce(watch::Receiver<bool>) -> F) -> Server
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.workers.push(Box::pin(make(self.stop.1.clone())));
+        self
     }
 
     /// Adds a gRPC service.
@@ -186,6 +199,7 @@ impl Server {
             routes,
             names,
             stop: (stop_tx, stop_rx),
+            workers,
         } = self;
         let (reporter, health) = tonic_health::server::health_reporter();
         let health_state = Health {
@@ -218,6 +232,7 @@ impl Server {
             retention,
             stop_rx.clone(),
         ));
+        let workers: Vec<_> = workers.into_iter().map(tokio::spawn).collect();
         let delay = args.shutdown_delay;
         let database_watch = tokio::spawn(
             health_state
@@ -276,8 +291,12 @@ impl Server {
             sealer.abort();
             maintenance.abort();
             database_watch.abort();
+            workers.iter().for_each(|w| w.abort());
         }
         let _ = tokio::join!(sealer, maintenance, database_watch);
+        for worker in workers {
+            let _ = worker.await;
+        }
         // Seal what the last calls wrote.
         if let Err(e) = audit::seal(&db).await {
             tracing::warn!(error = %e, "could not seal the last audit records; the next start will");
