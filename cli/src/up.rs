@@ -66,6 +66,19 @@ impl Env {
             ..ServerArgs::default()
         }
     }
+
+    /// The members service's intake: it follows `producers`, signing its
+    /// tokens with the suite's key.
+    pub fn intake(
+        &self,
+        producers: Vec<cppcc_members::intake::Producer>,
+    ) -> cppcc_members::intake::IntakeArgs {
+        cppcc_members::intake::IntakeArgs {
+            follow: producers,
+            service_key: Some(SecretString::from(self.keys.jwt_private.clone())),
+            service_key_id: None,
+        }
+    }
 }
 
 type Build = Pin<Box<dyn Future<Output = Result<Server, BoxError>>>>;
@@ -85,6 +98,8 @@ fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
         database: env.access.args("members"),
         auth: env.auth(),
         pii: env.pii(),
+        // No other service publishes duty events yet.
+        intake: env.intake(Vec::new()),
         server: env.server(),
         telemetry: args.telemetry.clone(),
     };

@@ -185,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
         database: env.access.args("members"),
         auth: env.auth(),
         pii: env.pii(),
+        intake: Default::default(),
         server: env.server(),
         telemetry: cppcc_kit::telemetry::TelemetryArgs {
             log_format: Default::default(),

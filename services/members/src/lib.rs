@@ -10,6 +10,7 @@
 
 pub mod domain;
 pub mod grpc;
+pub mod intake;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -21,8 +22,13 @@ use cppcc_kit::config::PiiArgs;
 use cppcc_kit::db::{Database, DatabaseArgs, Schema};
 use cppcc_kit::server::{Server, ServerArgs};
 use cppcc_kit::telemetry::TelemetryArgs;
+
+use crate::intake::{Intake, IntakeArgs};
 use cppcc_proto::members::v1::committee_service_server::CommitteeServiceServer;
+use cppcc_proto::members::v1::duty_record_service_server::DutyRecordServiceServer;
+use cppcc_proto::members::v1::evaluation_service_server::EvaluationServiceServer;
 use cppcc_proto::members::v1::member_service_server::MemberServiceServer;
+use cppcc_proto::members::v1::organisation_service_server::OrganisationServiceServer;
 
 /// The schema this service owns.
 pub const SCHEMA: Schema = Schema::new("members");
@@ -48,6 +54,8 @@ pub struct Config {
     #[command(flatten)]
     pub pii: PiiArgs,
     #[command(flatten)]
+    pub intake: IntakeArgs,
+    #[command(flatten)]
     pub server: ServerArgs,
     #[command(flatten)]
     pub telemetry: TelemetryArgs,
@@ -69,13 +77,31 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
             }
         }
     });
+    let intake = Intake::new(db.clone(), &config.intake, &config.auth)?;
+    let intake_status = intake.as_ref().map(Intake::status).unwrap_or_default();
     let shared = grpc::Shared {
         db: db.clone(),
         pii,
     };
-    Ok(Server::new(db, verifier, &config.server)?
+    let mut server = Server::new(db, verifier, &config.server)?
         .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(
             shared.clone(),
         )))
-        .add_service(MemberServiceServer::new(grpc::MemberApi::new(shared))))
+        .add_service(MemberServiceServer::new(grpc::MemberApi::new(
+            shared.clone(),
+        )))
+        .add_service(OrganisationServiceServer::new(grpc::OrganisationApi::new(
+            shared.clone(),
+        )))
+        .add_service(DutyRecordServiceServer::new(grpc::DutyRecordApi::new(
+            shared.clone(),
+            intake_status,
+        )))
+        .add_service(EvaluationServiceServer::new(grpc::EvaluationApi::new(
+            shared,
+        )));
+    if let Some(intake) = intake {
+        server = server.add_worker(|stop| intake.run(stop));
+    }
+    Ok(server)
 }

@@ -1,6 +1,8 @@
 //! The members registry's rules, free of I/O: ID numbers, statuses,
 //! catalogues, settings, and what makes a member record valid.
 
+pub mod convener;
+pub mod evaluation;
 pub mod id_number;
 pub mod member;
 pub mod settings;

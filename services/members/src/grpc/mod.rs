@@ -4,7 +4,10 @@
 
 mod catalogue;
 mod committees;
+mod duty;
+mod evaluation;
 mod members;
+mod organisation;
 
 use std::sync::Arc;
 
@@ -25,7 +28,11 @@ use crate::store::catalogue::SeatRow;
 use crate::store::members::MemberRow;
 
 pub use committees::CommitteeApi;
+pub use duty::DutyRecordApi;
+pub(crate) use duty::{record, record_name};
+pub use evaluation::EvaluationApi;
 pub use members::MemberApi;
+pub use organisation::OrganisationApi;
 
 /// Everyone who may read the registry: every role but the security admin,
 /// who manages roles and keys and sees no business records.
@@ -173,6 +180,54 @@ impl Shared {
             create_time: Some(timestamp(row.create_time)),
             update_time: Some(timestamp(row.update_time)),
             etag: etag::format(row.revision),
+        })
+    }
+}
+
+/// A sub-resource name: `committees/{c}/{collection}/{parent}/{sub}/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SubName {
+    pub committee: String,
+    pub parent: Uuid,
+    pub id: Uuid,
+}
+
+impl SubName {
+    pub fn format(committee: &str, collection: &str, parent: Uuid, sub: &str, id: Uuid) -> String {
+        format!(
+            "{}/{sub}/{id}",
+            ChildName::format(committee, collection, parent)
+        )
+    }
+
+    pub fn parse_field(
+        field: &str,
+        name: &str,
+        collection: &str,
+        sub: &str,
+    ) -> Result<SubName, ServiceError> {
+        let bad = || {
+            ServiceError::invalid(
+                field,
+                format!(
+                    "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`"
+                ),
+            )
+        };
+        let (parent, last) = name.rsplit_once('/').ok_or_else(bad)?;
+        let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
+        let id = Uuid::try_parse(last)
+            .ok()
+            .filter(|u| u.hyphenated().to_string() == last)
+            .ok_or_else(bad)?;
+        if segment != sub {
+            return Err(bad());
+        }
+        let parent = ChildName::parse(parent, collection).ok_or_else(bad)?;
+        Ok(SubName {
+            committee: parent.committee,
+            parent: parent.id,
+            id,
         })
     }
 }

@@ -219,6 +219,102 @@ pub async fn catalogue_page(
     qb.build_query_as().fetch_all(conn).await
 }
 
+/// Tables listed by name: activity groups, studios, liaison stations,
+/// informants.
+#[derive(Clone, Copy, Debug)]
+pub enum Entity {
+    ActivityGroups,
+    Studios,
+    LiaisonStations,
+    Informants,
+}
+
+impl Entity {
+    fn table(self) -> &'static str {
+        match self {
+            Entity::ActivityGroups => "members.activity_group",
+            Entity::Studios => "members.studio",
+            Entity::LiaisonStations => "members.liaison_station",
+            Entity::Informants => "members.informant",
+        }
+    }
+}
+
+fn any_station(name: &str) -> Option<Uuid> {
+    ChildName::parse(name, "liaisonStations").map(|n| n.id)
+}
+
+/// Organisation entities, by name (surname strokes for people).
+pub const ENTITIES: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[
+        order(
+            "display_name",
+            "t.display_name COLLATE members.zh_stroke",
+            KeyKind::Text,
+        ),
+        order("update_time", "t.update_time", KeyKind::Time),
+    ],
+    default_order: "display_name",
+    tie_break: TIE_BREAK,
+};
+
+/// Informants, filtered by station and whether they still report.
+pub const INFORMANTS: ListSpec = ListSpec {
+    filter_fields: &[
+        field(
+            "liaison_station",
+            "t.liaison_station_id",
+            FieldKind::Reference(any_station),
+        ),
+        field("active", "t.active", FieldKind::Bool),
+        field("update_time", "t.update_time", FieldKind::Time),
+    ],
+    ..ENTITIES
+};
+
+/// One page of an entity's ids in a committee.
+pub async fn entity_page(
+    conn: &mut PgConnection,
+    entity: Entity,
+    committee: &str,
+    show_deleted: bool,
+    query: &ListQuery,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT t.id, t.display_name, 0 AS sort_order, t.create_time, t.update_time \
+         FROM {} t WHERE t.committee_id = ",
+        entity.table()
+    ));
+    qb.push_bind(committee.to_owned());
+    if !show_deleted {
+        qb.push(" AND t.delete_time IS NULL");
+    }
+    query.push_conditions(&mut qb);
+    query.push_order_limit(&mut qb);
+    qb.build_query_as().fetch_all(conn).await
+}
+
+/// How many of an entity in a committee match the query's filter.
+pub async fn entity_count(
+    conn: &mut PgConnection,
+    entity: Entity,
+    committee: &str,
+    show_deleted: bool,
+    query: &ListQuery,
+) -> Result<i64, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!(
+        "SELECT count(*) FROM {} t WHERE t.committee_id = ",
+        entity.table()
+    ));
+    qb.push_bind(committee.to_owned());
+    if !show_deleted {
+        qb.push(" AND t.delete_time IS NULL");
+    }
+    query.push_filter(&mut qb);
+    qb.build_query_scalar().fetch_one(conn).await
+}
+
 /// Committees, by id.
 pub const COMMITTEES: ListSpec = ListSpec {
     filter_fields: &[

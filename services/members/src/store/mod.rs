@@ -3,6 +3,9 @@
 
 pub mod catalogue;
 pub mod committees;
+pub mod duty;
+pub mod evaluation;
 pub mod lists;
 pub mod members;
+pub mod organisation;
 pub mod reseal;

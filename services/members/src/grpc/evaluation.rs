@@ -1,0 +1,852 @@
+//! `cppcc.members.v1.EvaluationService`: yearly evaluation rules, members'
+//! scores, grades, ranks and the four goods, the five ones, and the
+//! statistics a committee reports — all computed from the duty records
+//! when asked, in one consistent snapshot of them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{Acquire as _, PgConnection};
+use time::{Date, Month};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use cppcc_kit::auth::Role;
+use cppcc_kit::convert::timestamp;
+use cppcc_kit::error::classify_db_error;
+use cppcc_kit::json::to_json;
+use cppcc_kit::names::{ChildName, committee_name, parse_committee};
+use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListRequest, ListSpec, OrderField};
+use cppcc_kit::{ServiceError, etag};
+use cppcc_proto::members::v1 as pb;
+use pb::evaluation_service_server::EvaluationService;
+
+use super::duty::{DUTY_READERS, record_name};
+use super::{READERS, Shared, committee_resource};
+use crate::domain::evaluation::{Entries, Rules, Score, five_ones, ranks};
+use crate::store::committees as committee_store;
+use crate::store::duty::{self as duty_store};
+use crate::store::evaluation::{self as store, EvaluatedRow};
+
+/// Who sets the rules: the committee office.
+const RULE_SETTERS: &[Role] = &[Role::Admin];
+/// Who may see every member's evaluation and five ones: duty-record
+/// readers but members, who see their own.
+const RANKING_READERS: &[Role] = &[
+    Role::Admin,
+    Role::Staff,
+    Role::Leader,
+    Role::ProposalOffice,
+    Role::InfoCentre,
+    Role::UpperCommittee,
+    Role::Auditor,
+    Role::Service,
+];
+
+/// The evaluation service.
+#[derive(Clone, Debug)]
+pub struct EvaluationApi {
+    shared: Shared,
+}
+
+impl EvaluationApi {
+    pub fn new(shared: Shared) -> Self {
+        EvaluationApi { shared }
+    }
+}
+
+/// A calendar year and its first and last days.
+#[derive(Clone, Copy, Debug)]
+struct Year {
+    year: i32,
+    first: Date,
+    last: Date,
+}
+
+fn year(field: &str, year: i32) -> Result<Year, ServiceError> {
+    if !(1949..=9999).contains(&year) {
+        return Err(ServiceError::invalid(
+            field,
+            format!("{year} is not a year of the CPPCC (1949 on)"),
+        ));
+    }
+    let day = |m, d| Date::from_calendar_date(year, m, d).map_err(ServiceError::internal);
+    Ok(Year {
+        year,
+        first: day(Month::January, 1)?,
+        last: day(Month::December, 31)?,
+    })
+}
+
+/// `committees/{c}/evaluationRules/{year}`.
+fn rules_name(committee: &str, year: i32) -> String {
+    format!("{}/evaluationRules/{year}", committee_name(committee))
+}
+
+fn parse_rules_name(field: &str, name: &str) -> Result<(String, Year), ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            field,
+            format!(
+                "`{name}` is not a name like `committees/{{committee}}/evaluationRules/{{year}}`"
+            ),
+        )
+    };
+    let (committee, year_text) = name.split_once("/evaluationRules/").ok_or_else(bad)?;
+    let committee = parse_committee(field, committee)?.to_owned();
+    let y: i32 = year_text
+        .parse()
+        .ok()
+        .filter(|_| year_text.len() == 4)
+        .ok_or_else(bad)?;
+    Ok((committee, year(field, y)?))
+}
+
+/// The rules in force for a year, and whose they are.
+struct InForce {
+    rules: Rules,
+    /// `committees/{c}/evaluationRules/{year}`, or `default`.
+    name: String,
+    row: Option<store::RulesRow>,
+}
+
+async fn rules_in_force(
+    conn: &mut PgConnection,
+    committee: &str,
+    year: i32,
+) -> Result<InForce, ServiceError> {
+    match store::rules_for(conn, committee, year)
+        .await
+        .map_err(classify_db_error)?
+    {
+        Some(row) => Ok(InForce {
+            rules: serde_json::from_value(row.rules.clone()).map_err(ServiceError::internal)?,
+            name: rules_name(committee, row.year),
+            row: Some(row),
+        }),
+        None => Ok(InForce {
+            rules: Rules::defaults(),
+            name: "default".to_owned(),
+            row: None,
+        }),
+    }
+}
+
+fn rules_message(in_force: &InForce) -> pb::EvaluationRules {
+    let mut message = in_force.rules.to_proto();
+    message.name = in_force.name.clone();
+    if let Some(row) = &in_force.row {
+        message.update_time = Some(timestamp(row.update_time));
+        message.etag = etag::format(row.revision);
+    }
+    message
+}
+
+/// A member's evaluation.
+struct Evaluated {
+    member: EvaluatedRow,
+    score: Score,
+    committee_rank: i32,
+    sector_rank: i32,
+}
+
+/// One snapshot of a committee's year: who is evaluated, each one's
+/// standing entries per kind, and the rules.
+struct Snapshot {
+    members: Vec<EvaluatedRow>,
+    entries: HashMap<Uuid, BTreeMap<i32, Entries>>,
+}
+
+impl Snapshot {
+    async fn read(
+        conn: &mut PgConnection,
+        committee: &str,
+        year: Year,
+    ) -> Result<Snapshot, ServiceError> {
+        let members = store::evaluated_members(conn, committee, year.first, year.last)
+            .await
+            .map_err(classify_db_error)?;
+        let counts = duty_store::standing_counts(conn, committee, year.first, year.last)
+            .await
+            .map_err(classify_db_error)?;
+        let mut entries: HashMap<Uuid, BTreeMap<i32, Entries>> = HashMap::new();
+        for c in counts {
+            entries.entry(c.member_id).or_default().insert(
+                i32::from(c.kind),
+                Entries {
+                    count: i32::try_from(c.entries).unwrap_or(i32::MAX),
+                    ids: Vec::new(),
+                },
+            );
+        }
+        Ok(Snapshot { members, entries })
+    }
+
+    fn entries(&self, member: Uuid) -> BTreeMap<i32, Entries> {
+        self.entries.get(&member).cloned().unwrap_or_default()
+    }
+
+    /// Every member scored and ranked, in order of surname strokes.
+    fn evaluate(&self, rules: &Rules) -> Vec<Evaluated> {
+        let scores: Vec<Score> = self
+            .members
+            .iter()
+            .map(|m| rules.score(&self.entries(m.id)))
+            .collect();
+        let totals: Vec<i32> = scores.iter().map(|s| s.total).collect();
+        let committee_ranks = ranks(&totals);
+        let mut by_sector: HashMap<Uuid, Vec<usize>> = HashMap::new();
+        for (i, m) in self.members.iter().enumerate() {
+            by_sector.entry(m.sector_id).or_default().push(i);
+        }
+        let mut sector_ranks = vec![0; self.members.len()];
+        for positions in by_sector.values() {
+            let sector_totals: Vec<i32> = positions.iter().map(|i| totals[*i]).collect();
+            for (i, rank) in positions.iter().zip(ranks(&sector_totals)) {
+                sector_ranks[*i] = rank;
+            }
+        }
+        self.members
+            .iter()
+            .zip(scores)
+            .enumerate()
+            .map(|(i, (m, score))| Evaluated {
+                member: m.clone(),
+                score,
+                committee_rank: committee_ranks[i],
+                sector_rank: sector_ranks[i],
+            })
+            .collect()
+    }
+
+    /// Each member's five ones, in order of surname strokes.
+    fn five_ones(&self, committee: &str, year: i32) -> Vec<pb::FiveOnes> {
+        self.members
+            .iter()
+            .map(|m| {
+                let entries = self.entries.get(&m.id);
+                let done = five_ones(|k| {
+                    entries.is_some_and(|e| e.get(&(k as i32)).is_some_and(|n| n.count > 0))
+                });
+                five_ones_message(committee, m, year, done)
+            })
+            .collect()
+    }
+}
+
+fn five_ones_message(
+    committee: &str,
+    m: &EvaluatedRow,
+    year: i32,
+    done: [bool; 5],
+) -> pb::FiveOnes {
+    pb::FiveOnes {
+        member: ChildName::format(committee, "members", m.id),
+        member_display_name: m.display_name.clone(),
+        year,
+        proposal: done[0],
+        opinion: done[1],
+        suggestion: done[2],
+        friends: done[3],
+        practical_deed: done[4],
+        complete: done.iter().all(|d| *d),
+    }
+}
+
+fn evaluation_message(
+    committee: &str,
+    year: i32,
+    e: &Evaluated,
+    rules: &str,
+) -> pb::MemberEvaluation {
+    pb::MemberEvaluation {
+        member: ChildName::format(committee, "members", e.member.id),
+        member_display_name: e.member.display_name.clone(),
+        sector: ChildName::format(committee, "sectors", e.member.sector_id),
+        year,
+        score: e.score.total,
+        grade: e.score.grade.to_proto().into(),
+        committee_rank: e.committee_rank,
+        sector_rank: e.sector_rank,
+        four_goods: e.score.four_goods,
+        lines: e
+            .score
+            .lines
+            .iter()
+            .map(|l| pb::ScoreLine {
+                kind: l.kind,
+                entries: l.entries.count,
+                points_each: l.points_each,
+                raw_points: l.raw_points,
+                points: l.points,
+                duty_records: l
+                    .entries
+                    .ids
+                    .iter()
+                    .map(|id| record_name(committee, e.member.id, *id))
+                    .collect(),
+            })
+            .collect(),
+        rules: rules.to_owned(),
+    }
+}
+
+/// Lists computed whole, paged by position.
+const POSITIONS: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[OrderField {
+        name: "position",
+        sql: "position",
+        kind: KeyKind::Int,
+    }],
+    default_order: "position",
+    tie_break: None,
+};
+
+struct At<T> {
+    position: i64,
+    item: T,
+}
+
+impl<T> Keyed for At<T> {
+    fn key(&self, _field: &str) -> Key {
+        Key::Int(self.position)
+    }
+}
+
+/// One page of a computed list, and the token for the next.
+fn page_of<T>(query: &ListQuery, items: Vec<T>) -> (Vec<T>, String) {
+    let start = match query.after() {
+        Some([Key::Int(n)]) => usize::try_from(*n + 1).unwrap_or(0),
+        _ => 0,
+    };
+    let rows: Vec<At<T>> = items
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(query.limit + 1)
+        .map(|(i, item)| At {
+            position: i as i64,
+            item,
+        })
+        .collect();
+    let (rows, token) = query.page(rows);
+    (rows.into_iter().map(|r| r.item).collect(), token)
+}
+
+fn list_query(page_size: i32, page_token: &str, scope: &[&str]) -> Result<ListQuery, ServiceError> {
+    ListQuery::new(
+        &POSITIONS,
+        ListRequest {
+            page_size,
+            page_token,
+            filter: "",
+            order_by: "",
+        },
+        scope,
+    )
+}
+
+/// A read-only transaction that sees one snapshot of the data.
+async fn snapshot_tx(
+    shared: &Shared,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ServiceError> {
+    let mut tx = shared.db.pool().begin().await.map_err(classify_db_error)?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await
+        .map_err(classify_db_error)?;
+    Ok(tx)
+}
+
+/// The committee's row, or `NOT_FOUND`.
+async fn committee(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<committee_store::CommitteeRow, ServiceError> {
+    committee_store::get(conn, id)
+        .await
+        .map_err(classify_db_error)?
+        .ok_or_else(|| ServiceError::not_found(committee_resource(id)))
+}
+
+fn count(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[tonic::async_trait]
+impl EvaluationService for EvaluationApi {
+    async fn set_evaluation_rules(
+        &self,
+        request: Request<pb::SetEvaluationRulesRequest>,
+    ) -> Result<Response<pb::SetEvaluationRulesResponse>, Status> {
+        let req = request.get_ref();
+        let input = req
+            .rules
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("rules", "required"))?;
+        let (committee_id, year) = parse_rules_name("rules.name", &input.name)?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                RULE_SETTERS,
+                "set evaluation rules",
+                &committee_id,
+                &input.name,
+            )
+            .await?;
+        let rules = Rules::from_proto(input)?;
+        let stored = serde_json::to_value(&rules).map_err(ServiceError::internal)?;
+        let mut change = self.shared.db.change(&actor).await?;
+        committee(change.conn(), &committee_id).await?;
+        let current = store::lock_rules(change.conn(), &committee_id, year.year)
+            .await
+            .map_err(classify_db_error)?;
+        etag::check(&input.etag, current.unwrap_or(0), &input.name)?;
+        let before = match current {
+            Some(_) => Some(to_json(&rules_message(
+                &rules_in_force(change.conn(), &committee_id, year.year).await?,
+            ))),
+            None => None,
+        };
+        let row = store::set_rules(change.conn(), &committee_id, year.year, &stored)
+            .await
+            .map_err(classify_db_error)?;
+        let after = rules_message(&InForce {
+            rules,
+            name: rules_name(&committee_id, year.year),
+            row: Some(row),
+        });
+        change.audit(&committee_id, &input.name, before, Some(to_json(&after)));
+        change.publish(
+            &committee_id,
+            &input.name,
+            &pb::EvaluationRulesSet {
+                rules: Some(after.clone()),
+            },
+        );
+        change.commit().await?;
+        Ok(Response::new(pb::SetEvaluationRulesResponse {
+            rules: Some(after),
+        }))
+    }
+
+    async fn get_evaluation_rules(
+        &self,
+        request: Request<pb::GetEvaluationRulesRequest>,
+    ) -> Result<Response<pb::GetEvaluationRulesResponse>, Status> {
+        let req = request.get_ref();
+        let (committee_id, year) = parse_rules_name("name", &req.name)?;
+        self.shared
+            .caller(
+                &request,
+                READERS,
+                "read evaluation rules",
+                &committee_id,
+                &req.name,
+            )
+            .await?;
+        let mut conn = self
+            .shared
+            .db
+            .pool()
+            .acquire()
+            .await
+            .map_err(classify_db_error)?;
+        committee(&mut conn, &committee_id).await?;
+        let in_force = rules_in_force(&mut conn, &committee_id, year.year).await?;
+        Ok(Response::new(pb::GetEvaluationRulesResponse {
+            rules: Some(rules_message(&in_force)),
+        }))
+    }
+
+    async fn get_member_evaluation(
+        &self,
+        request: Request<pb::GetMemberEvaluationRequest>,
+    ) -> Result<Response<pb::GetMemberEvaluationResponse>, Status> {
+        let req = request.get_ref();
+        let member = ChildName::parse_field("member", &req.member, "members")?;
+        let year = year("year", req.year)?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                DUTY_READERS,
+                "read evaluations",
+                &member.committee,
+                &req.member,
+            )
+            .await?;
+        self.shared
+            .check_own(&actor, &member.committee, &req.member, &req.member)
+            .await?;
+        let mut tx = snapshot_tx(&self.shared).await?;
+        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let in_force = rules_in_force(conn, &member.committee, year.year).await?;
+        let snapshot = Snapshot::read(conn, &member.committee, year).await?;
+        let mut all = snapshot.evaluate(&in_force.rules);
+        let Some(position) = all.iter().position(|e| e.member.id == member.id) else {
+            let exists = !crate::store::members::get_many(conn, &member.committee, &[member.id])
+                .await
+                .map_err(classify_db_error)?
+                .is_empty();
+            if !exists {
+                return Err(ServiceError::not_found(&req.member).into());
+            }
+            return Err(ServiceError::failed_precondition(
+                "NOT_IN_OFFICE",
+                &req.member,
+                format!(
+                    "{} was not in office in {}: there is no evaluation",
+                    req.member, year.year
+                ),
+            )
+            .into());
+        };
+        // The same entries again, with their ids, so each point traces to them.
+        let ids = duty_store::standing_ids(conn, member.id, year.first, year.last)
+            .await
+            .map_err(classify_db_error)?;
+        let traced: BTreeMap<i32, Entries> = ids
+            .into_iter()
+            .map(|k| {
+                (
+                    i32::from(k.kind),
+                    Entries {
+                        count: i32::try_from(k.ids.len()).unwrap_or(i32::MAX),
+                        ids: k.ids,
+                    },
+                )
+            })
+            .collect();
+        let mut evaluated = all.swap_remove(position);
+        evaluated.score = in_force.rules.score(&traced);
+        Ok(Response::new(pb::GetMemberEvaluationResponse {
+            evaluation: Some(evaluation_message(
+                &member.committee,
+                year.year,
+                &evaluated,
+                &in_force.name,
+            )),
+        }))
+    }
+
+    async fn list_member_evaluations(
+        &self,
+        request: Request<pb::ListMemberEvaluationsRequest>,
+    ) -> Result<Response<pb::ListMemberEvaluationsResponse>, Status> {
+        let req = request.get_ref();
+        let committee_id = parse_committee("parent", &req.parent)?.to_owned();
+        let year = year("year", req.year)?;
+        let sector = match req.sector.as_str() {
+            "" => None,
+            s => Some(ChildName::parse_field("sector", s, "sectors")?),
+        };
+        if let Some(s) = &sector
+            && s.committee != committee_id
+        {
+            return Err(ServiceError::invalid(
+                "sector",
+                format!("{} is not a sector of {}", req.sector, req.parent),
+            )
+            .into());
+        }
+        let grade = match pb::Grade::try_from(req.grade) {
+            Ok(pb::Grade::Unspecified) => None,
+            Ok(g) => Some(g),
+            Err(_) => {
+                return Err(ServiceError::invalid(
+                    "grade",
+                    format!("{} is not a Grade", req.grade),
+                )
+                .into());
+            }
+        };
+        self.shared
+            .caller(
+                &request,
+                RANKING_READERS,
+                "list every member's evaluation",
+                &committee_id,
+                &req.parent,
+            )
+            .await?;
+        let scope = [
+            req.parent.as_str(),
+            &req.year.to_string(),
+            &req.sector,
+            &req.grade.to_string(),
+            if req.four_goods_only {
+                "four goods"
+            } else {
+                ""
+            },
+        ];
+        let query = list_query(req.page_size, &req.page_token, &scope)?;
+        let mut tx = snapshot_tx(&self.shared).await?;
+        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        committee(conn, &committee_id).await?;
+        let in_force = rules_in_force(conn, &committee_id, year.year).await?;
+        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
+        let mut all = snapshot.evaluate(&in_force.rules);
+        // Highest first; equal scores keep the order of surname strokes.
+        all.sort_by_key(|e| e.committee_rank);
+        let matching: Vec<Evaluated> = all
+            .into_iter()
+            .filter(|e| sector.as_ref().is_none_or(|s| s.id == e.member.sector_id))
+            .filter(|e| grade.is_none_or(|g| e.score.grade.to_proto() == g))
+            .filter(|e| !req.four_goods_only || e.score.four_goods)
+            .collect();
+        let total_size = count(matching.len() as i64);
+        let (page, next_page_token) = page_of(&query, matching);
+        Ok(Response::new(pb::ListMemberEvaluationsResponse {
+            evaluations: page
+                .iter()
+                .map(|e| {
+                    let mut m = evaluation_message(&committee_id, year.year, e, &in_force.name);
+                    m.lines.clear();
+                    m
+                })
+                .collect(),
+            next_page_token,
+            total_size,
+        }))
+    }
+
+    async fn get_five_ones(
+        &self,
+        request: Request<pb::GetFiveOnesRequest>,
+    ) -> Result<Response<pb::GetFiveOnesResponse>, Status> {
+        let req = request.get_ref();
+        let member = ChildName::parse_field("member", &req.member, "members")?;
+        let year = year("year", req.year)?;
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                DUTY_READERS,
+                "read the five ones",
+                &member.committee,
+                &req.member,
+            )
+            .await?;
+        self.shared
+            .check_own(&actor, &member.committee, &req.member, &req.member)
+            .await?;
+        let mut tx = snapshot_tx(&self.shared).await?;
+        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let row = crate::store::members::get_many(conn, &member.committee, &[member.id])
+            .await
+            .map_err(classify_db_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::not_found(&req.member))?;
+        let kinds = duty_store::standing_ids(conn, member.id, year.first, year.last)
+            .await
+            .map_err(classify_db_error)?;
+        let done = five_ones(|k| kinds.iter().any(|r| i32::from(r.kind) == k as i32));
+        let evaluated = EvaluatedRow {
+            id: row.id,
+            display_name: row.display_name,
+            sector_id: row.sector_id,
+        };
+        Ok(Response::new(pb::GetFiveOnesResponse {
+            five_ones: Some(five_ones_message(
+                &member.committee,
+                &evaluated,
+                year.year,
+                done,
+            )),
+        }))
+    }
+
+    async fn list_five_ones(
+        &self,
+        request: Request<pb::ListFiveOnesRequest>,
+    ) -> Result<Response<pb::ListFiveOnesResponse>, Status> {
+        let req = request.get_ref();
+        let committee_id = parse_committee("parent", &req.parent)?.to_owned();
+        let year = year("year", req.year)?;
+        self.shared
+            .caller(
+                &request,
+                RANKING_READERS,
+                "list every member's five ones",
+                &committee_id,
+                &req.parent,
+            )
+            .await?;
+        let scope = [
+            req.parent.as_str(),
+            &req.year.to_string(),
+            if req.incomplete_only {
+                "incomplete"
+            } else {
+                ""
+            },
+        ];
+        let query = list_query(req.page_size, &req.page_token, &scope)?;
+        let mut tx = snapshot_tx(&self.shared).await?;
+        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        committee(conn, &committee_id).await?;
+        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
+        let all = snapshot.five_ones(&committee_id, year.year);
+        let members = count(all.len() as i64);
+        let complete = count(all.iter().filter(|f| f.complete).count() as i64);
+        let matching: Vec<pb::FiveOnes> = all
+            .into_iter()
+            .filter(|f| !req.incomplete_only || !f.complete)
+            .collect();
+        let (five_ones, next_page_token) = page_of(&query, matching);
+        Ok(Response::new(pb::ListFiveOnesResponse {
+            five_ones,
+            next_page_token,
+            members,
+            complete,
+        }))
+    }
+
+    async fn get_member_statistics(
+        &self,
+        request: Request<pb::GetMemberStatisticsRequest>,
+    ) -> Result<Response<pb::GetMemberStatisticsResponse>, Status> {
+        let req = request.get_ref();
+        let committee_id = parse_committee("committee", &req.committee)?.to_owned();
+        let year = year("year", req.year)?;
+        self.shared
+            .caller(
+                &request,
+                READERS,
+                "read member statistics",
+                &committee_id,
+                &req.committee,
+            )
+            .await?;
+        let mut tx = snapshot_tx(&self.shared).await?;
+        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let row = committee(conn, &committee_id).await?;
+        let term_start = row.term_start_date.unwrap_or(year.first);
+
+        let counts = store::member_counts(conn, &committee_id)
+            .await
+            .map_err(classify_db_error)?;
+        let in_office = |c: &&store::MemberCountRow| matches!(c.status, 1 | 2);
+        let sum = |f: &dyn Fn(&store::MemberCountRow) -> bool| {
+            count(
+                counts
+                    .iter()
+                    .filter(in_office)
+                    .filter(|c| f(c))
+                    .map(|c| c.members)
+                    .sum(),
+            )
+        };
+        let sectors = store::sectors(conn, &committee_id)
+            .await
+            .map_err(classify_db_error)?;
+        let by_sector = sectors
+            .iter()
+            .map(|(id, name)| pb::Count {
+                label: name.clone(),
+                resource: ChildName::format(&committee_id, "sectors", *id),
+                count: sum(&|c| c.sector_id == *id),
+            })
+            .collect();
+        let by_role = (1..=5)
+            .filter_map(|n| pb::MemberRole::try_from(n).ok())
+            .map(|role| pb::Count {
+                label: role.as_str_name().to_owned(),
+                resource: String::new(),
+                count: sum(&|c| i32::from(c.role) == role as i32),
+            })
+            .collect();
+        let by_status = (1..=4)
+            .filter_map(|n| pb::MemberStatus::try_from(n).ok())
+            .map(|status| pb::Count {
+                label: status.as_str_name().to_owned(),
+                resource: String::new(),
+                count: count(
+                    counts
+                        .iter()
+                        .filter(|c| i32::from(c.status) == status as i32)
+                        .map(|c| c.members)
+                        .sum(),
+                ),
+            })
+            .collect();
+
+        let year_totals = store::kind_totals(conn, &committee_id, year.first, year.last)
+            .await
+            .map_err(classify_db_error)?;
+        let term_totals = if term_start <= year.last {
+            store::kind_totals(conn, &committee_id, term_start, year.last)
+                .await
+                .map_err(classify_db_error)?
+        } else {
+            Vec::new()
+        };
+        let kind_counts = |rows: &[store::KindTotalRow], f: fn(&store::KindTotalRow) -> i64| {
+            rows.iter()
+                .map(|r| pb::KindCount {
+                    kind: i32::from(r.kind),
+                    count: count(f(r)),
+                })
+                .collect()
+        };
+        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
+        let five_ones_complete = count(
+            snapshot
+                .five_ones(&committee_id, year.year)
+                .iter()
+                .filter(|f| f.complete)
+                .count() as i64,
+        );
+        let special_committees = store::special_committee_count(conn, &committee_id)
+            .await
+            .map_err(classify_db_error)?;
+        Ok(Response::new(pb::GetMemberStatisticsResponse {
+            statistics: Some(pb::MemberStatistics {
+                committee: req.committee.clone(),
+                year: year.year,
+                term: row.current_term,
+                members: sum(&|_| true),
+                city_members: sum(&|c| c.city_member),
+                by_sector,
+                by_role,
+                by_status,
+                year_entries: kind_counts(&year_totals, |r| r.entries),
+                term_entries: kind_counts(&term_totals, |r| r.entries),
+                year_members: kind_counts(&year_totals, |r| r.members),
+                five_ones_complete,
+                special_committees: count(special_committees),
+            }),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_names() {
+        let (c, y) = parse_rules_name("name", "committees/suixian/evaluationRules/2023").unwrap();
+        assert_eq!((c.as_str(), y.year), ("suixian", 2023));
+        assert_eq!(
+            y.last,
+            Date::from_calendar_date(2023, Month::December, 31).unwrap()
+        );
+        for bad in [
+            "committees/suixian/evaluationRules/23",
+            "committees/suixian/evaluationRules/1900",
+            "committees/suixian/rules/2023",
+            "suixian/evaluationRules/2023",
+        ] {
+            assert!(parse_rules_name("name", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            rules_name("suixian", 2024),
+            "committees/suixian/evaluationRules/2024"
+        );
+    }
+}

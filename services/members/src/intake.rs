@@ -1,0 +1,813 @@
+//! The duty-record intake: follows other services' event streams
+//! (`cppcc.events.v1.EventStreamService/Watch`) and turns their
+//! `DutyPerformed` and `DutyWithdrawn` events into duty-record entries.
+//!
+//! Each response is applied in one transaction together with the cursor
+//! after it, so a crash or restart re-reads from the last response applied
+//! and nothing is applied twice; an event's credit is also keyed by the
+//! event's id, so even a replay from an older cursor records nothing twice.
+//! One instance of the service follows a producer at a time (a PostgreSQL
+//! advisory lock); the others stand by. An event the intake cannot apply
+//! (a member this service does not know, a payload it cannot read) is set
+//! aside in `members.parked_event` for the office, never dropped.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prost::{Message as _, Name as _};
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::{Connection as _, PgConnection};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tonic::Code;
+use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
+use uuid::Uuid;
+
+use cppcc_kit::auth::{Actor, AuthArgs, Role, TokenIssuer, TokenRequest};
+use cppcc_kit::client::Bearer;
+use cppcc_kit::convert::{parse_date, timestamp};
+use cppcc_kit::db::Database;
+use cppcc_kit::error::classify_db_error;
+use cppcc_kit::json::to_json;
+use cppcc_kit::names::{ChildName, committee_id};
+use cppcc_kit::server::stopped;
+use cppcc_kit::{BoxError, ServiceError};
+use cppcc_proto::events::v1 as events;
+use cppcc_proto::members::v1 as pb;
+use events::event_stream_service_client::EventStreamServiceClient;
+
+use crate::domain::evaluation::duty_kind;
+use crate::domain::member::plausible;
+use crate::grpc::{record, record_name, today};
+use crate::store::duty::{self as store, NewRecord};
+
+/// The first pause after a failure; it doubles up to [`LONGEST_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(100);
+/// The longest pause between attempts while a producer is down.
+const LONGEST_PAUSE: Duration = Duration::from_secs(10);
+/// How often a standing-by instance tries to take over.
+const STANDBY_PAUSE: Duration = Duration::from_secs(5);
+/// How long the intake's own tokens live; the stream is reopened with a
+/// fresh one when it ends.
+const TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// The longest evidence and source kept from an event.
+const EVIDENCE_CHARS: usize = 2000;
+const SOURCE_CHARS: usize = 300;
+
+/// A service to follow: `name=uri`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Producer {
+    /// Its name, which entries record as their source service
+    /// (`proposals`).
+    pub name: String,
+    /// Where its gRPC server listens (`http://proposals:50063`).
+    pub uri: String,
+}
+
+impl FromStr for Producer {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, uri) = text.split_once('=').ok_or_else(|| {
+            format!("`{text}` is not `name=uri`, e.g. `proposals=http://proposals:50063`")
+        })?;
+        let (name, uri) = (name.trim(), uri.trim());
+        let good_name = name.len() <= 40
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !good_name || name == store::STAFF {
+            return Err(format!(
+                "`{name}` is not a producer name: lower-case letters, digits and `-`, at most 40, not `staff`"
+            ));
+        }
+        if !(uri.starts_with("http://") || uri.starts_with("https://"))
+            || uri.parse::<tonic::codegen::http::Uri>().is_err()
+        {
+            return Err(format!("`{uri}` is not an http:// or https:// address"));
+        }
+        Ok(Producer {
+            name: name.to_owned(),
+            uri: uri.to_owned(),
+        })
+    }
+}
+
+/// What the intake follows and how it signs in.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct IntakeArgs {
+    /// Services whose duty events become duty-record entries, as
+    /// `name=uri` (e.g. `proposals=http://proposals:50063`); repeat the
+    /// flag or separate with commas.
+    #[arg(long = "follow", env = "CPPCC_MEMBERS_FOLLOW", value_delimiter = ',')]
+    pub follow: Vec<Producer>,
+    /// The Ed25519 private key (PEM text, or a file holding it) the service
+    /// signs its own short-lived service tokens with to watch those
+    /// services; they must trust its public half (`--jwt-public-key`).
+    /// Required with `--follow`.
+    #[arg(
+        long = "service-key",
+        env = "CPPCC_SERVICE_KEY",
+        hide_env_values = true
+    )]
+    pub service_key: Option<SecretString>,
+    /// The key id (`kid`) to put in those tokens, if the producers know
+    /// their keys by id.
+    #[arg(long = "service-key-id", env = "CPPCC_SERVICE_KEY_ID")]
+    pub service_key_id: Option<String>,
+}
+
+/// What each producer's follower is doing, for `GetDutyRecordIntake`.
+#[derive(Clone, Debug, Default)]
+pub struct IntakeStatus(Arc<Mutex<Vec<pb::ProducerStatus>>>);
+
+impl IntakeStatus {
+    fn add(&self, producer: &Producer) {
+        self.0
+            .lock()
+            .expect("status lock")
+            .push(pb::ProducerStatus {
+                producer: producer.name.clone(),
+                address: producer.uri.clone(),
+                state: pb::IntakeState::Connecting.into(),
+                ..Default::default()
+            });
+    }
+
+    fn update(&self, producer: &str, f: impl FnOnce(&mut pb::ProducerStatus)) {
+        let mut all = self.0.lock().expect("status lock");
+        if let Some(p) = all.iter_mut().find(|p| p.producer == producer) {
+            f(p);
+        }
+    }
+
+    fn state(&self, producer: &str, state: pb::IntakeState) {
+        self.update(producer, |p| p.state = state.into());
+    }
+
+    fn error(&self, producer: &str, error: &str) {
+        self.update(producer, |p| {
+            p.last_error = error.to_owned();
+            p.last_error_time = Some(timestamp(OffsetDateTime::now_utc()));
+        });
+    }
+
+    /// Every producer as this instance sees it (the cursor left to the
+    /// caller, who reads it from the database).
+    pub fn snapshot(&self) -> Vec<pb::ProducerStatus> {
+        self.0.lock().expect("status lock").clone()
+    }
+}
+
+/// The intake, ready to run.
+#[derive(Clone)]
+pub struct Intake {
+    db: Database,
+    issuer: Arc<TokenIssuer>,
+    producers: Vec<Producer>,
+    status: IntakeStatus,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("producers", &self.producers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// The intake `args` configure; `None` when it follows nobody. Tokens
+    /// are issued for the issuer and audience the service itself trusts.
+    pub fn new(
+        db: Database,
+        args: &IntakeArgs,
+        auth: &AuthArgs,
+    ) -> Result<Option<Intake>, BoxError> {
+        if args.follow.is_empty() {
+            return Ok(None);
+        }
+        let mut names: Vec<&str> = args.follow.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("--follow names `{}` twice", w[0]).into());
+        }
+        let key = args.service_key.as_ref().ok_or(
+            "--follow needs --service-key (CPPCC_SERVICE_KEY) to sign the tokens it watches with",
+        )?;
+        let key = key.expose_secret().trim();
+        let pem = if key.starts_with("-----BEGIN") {
+            key.as_bytes().to_vec()
+        } else {
+            std::fs::read(key).map_err(|e| format!("cannot read the service key {key}: {e}"))?
+        };
+        let issuer = TokenIssuer::from_ed_pem(
+            &pem,
+            args.service_key_id.clone(),
+            &auth.jwt_issuer,
+            &auth.jwt_audience,
+        )?;
+        let status = IntakeStatus::default();
+        args.follow.iter().for_each(|p| status.add(p));
+        Ok(Some(Intake {
+            db,
+            issuer: Arc::new(issuer),
+            producers: args.follow.clone(),
+            status,
+        }))
+    }
+
+    /// Where each follower stands.
+    pub fn status(&self) -> IntakeStatus {
+        self.status.clone()
+    }
+
+    /// Follows every producer until `stop` turns true.
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let followers: Vec<_> = self
+            .producers
+            .iter()
+            .map(|p| tokio::spawn(follow(self.clone(), p.clone(), stop.clone())))
+            .collect();
+        for f in followers {
+            let _ = f.await;
+        }
+    }
+}
+
+/// How a session with a producer ended.
+enum Ended {
+    /// The service is shutting down.
+    Stopped,
+    /// The stream ended or failed; `progressed` if anything was applied.
+    Broken {
+        progressed: bool,
+        error: Option<String>,
+    },
+}
+
+/// Follows one producer: takes the lead, opens the stream, applies what
+/// comes, and starts again after a pause when anything fails.
+async fn follow(intake: Intake, producer: Producer, mut stop: watch::Receiver<bool>) {
+    let status = &intake.status;
+    let name = producer.name.as_str();
+    let channel = match cppcc_kit::client::channel(&producer.uri) {
+        Ok(c) => c,
+        Err(e) => {
+            status.error(name, &format!("bad address: {e}"));
+            status.state(name, pb::IntakeState::Stopped);
+            return;
+        }
+    };
+    let mut pause = FIRST_PAUSE;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let wait = match lead(&intake.db, name).await {
+            Ok(Some(lock)) => {
+                status.state(name, pb::IntakeState::Connecting);
+                let ended = session(&intake, &producer, &channel, &mut stop).await;
+                // Closing the connection gives up the lead.
+                let _ = lock.close().await;
+                match ended {
+                    Ended::Stopped => break,
+                    Ended::Broken { progressed, error } => {
+                        if progressed {
+                            pause = FIRST_PAUSE;
+                        }
+                        if let Some(error) = error {
+                            tracing::warn!(producer = name, error = %error, retry_in = ?pause, "duty intake interrupted");
+                            status.error(name, &error);
+                        }
+                        status.state(name, pb::IntakeState::Retrying);
+                        let wait = pause;
+                        pause = (pause * 2).min(LONGEST_PAUSE);
+                        wait
+                    }
+                }
+            }
+            Ok(None) => {
+                status.state(name, pb::IntakeState::Standby);
+                STANDBY_PAUSE
+            }
+            Err(e) => {
+                let error = format!("the database: {e}");
+                tracing::warn!(producer = name, error = %error, "duty intake cannot take the lead");
+                status.error(name, &error);
+                status.state(name, pb::IntakeState::Retrying);
+                let wait = pause;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+                wait
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped(&mut stop) => break,
+        }
+    }
+    status.state(name, pb::IntakeState::Stopped);
+}
+
+/// Takes the lead for `producer`: a session advisory lock held on a
+/// connection of its own, or `None` if another instance holds it.
+async fn lead(db: &Database, producer: &str) -> Result<Option<PgConnection>, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?.detach();
+    let led = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_lock(hashtext('members.intake'), hashtext($1)) AS "led!""#,
+        producer
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    if led {
+        Ok(Some(conn))
+    } else {
+        let _ = conn.close().await;
+        Ok(None)
+    }
+}
+
+/// One stream from a producer, from the stored cursor on.
+async fn session(
+    intake: &Intake,
+    producer: &Producer,
+    channel: &Channel,
+    stop: &mut watch::Receiver<bool>,
+) -> Ended {
+    let name = producer.name.as_str();
+    let broken = |progressed: bool, error: String| Ended::Broken {
+        progressed,
+        error: Some(error),
+    };
+    let cursor = match intake.db.pool().acquire().await {
+        Ok(mut conn) => store::cursor(&mut conn, name).await,
+        Err(e) => Err(e),
+    };
+    let mut cursor = match cursor {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => return broken(false, format!("the database: {e}")),
+    };
+    let token = intake.issuer.issue(&TokenRequest {
+        subject: "cppcc-members",
+        role: Role::Service,
+        committee: "*",
+        member: None,
+        unit: None,
+        ttl: TOKEN_TTL,
+    });
+    let mut client =
+        EventStreamServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
+    let request = events::WatchRequest {
+        after_cursor: cursor.clone(),
+        types: vec![
+            events::DutyPerformed::full_name(),
+            events::DutyWithdrawn::full_name(),
+        ],
+    };
+    let opened = tokio::select! {
+        r = client.watch(request) => r,
+        _ = stopped(stop) => return Ended::Stopped,
+    };
+    let mut stream = match opened {
+        Ok(s) => s.into_inner(),
+        Err(s) if is_cursor_expired(&s) => {
+            return restart_after_gap(intake, name, &cursor, &s).await;
+        }
+        Err(s) => return broken(false, format!("{name}: {} {}", s.code(), s.message())),
+    };
+    intake.status.state(name, pb::IntakeState::Following);
+    let actor = Actor::internal("cppcc-members", &format!("intake/{name}"));
+    let mut progressed = false;
+    loop {
+        let message = tokio::select! {
+            m = stream.message() => m,
+            _ = stopped(stop) => return Ended::Stopped,
+        };
+        let response = match message {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Ended::Broken {
+                    progressed,
+                    error: None,
+                };
+            }
+            // The token ran out: open the stream again with a fresh one.
+            Err(s) if s.code() == Code::Unauthenticated && progressed => {
+                return Ended::Broken {
+                    progressed,
+                    error: None,
+                };
+            }
+            Err(s) => return broken(progressed, format!("{name}: {} {}", s.code(), s.message())),
+        };
+        if response.cursor == cursor {
+            continue;
+        }
+        match apply(&intake.db, &actor, name, &cursor, &response).await {
+            Ok(Applied::Done { events, parked }) => {
+                progressed = true;
+                cursor = response.cursor;
+                intake.status.update(name, |p| {
+                    p.applied_events += events;
+                    p.parked_events += parked;
+                });
+            }
+            Ok(Applied::Moved) => {
+                return broken(
+                    progressed,
+                    "another instance moved the cursor; reading it again".to_owned(),
+                );
+            }
+            Err(e) => return broken(progressed, format!("applying events: {}", e.message())),
+        }
+    }
+}
+
+fn is_cursor_expired(status: &tonic::Status) -> bool {
+    status.code() == Code::FailedPrecondition
+        && status
+            .get_details_precondition_failure()
+            .is_some_and(|p| p.violations.iter().any(|v| v.r#type == "CURSOR_EXPIRED"))
+}
+
+/// The producer no longer has the events after our cursor (we were away
+/// longer than its outbox retention). They cannot be read again: say so
+/// loudly, and go on from the oldest event it has (credits already made
+/// are not made twice).
+async fn restart_after_gap(
+    intake: &Intake,
+    producer: &str,
+    cursor: &str,
+    status: &tonic::Status,
+) -> Ended {
+    let error = format!(
+        "{producer} no longer has the events after cursor {cursor} ({}); they were not applied. \
+         Resuming from its oldest event: check the duty records of that period by hand",
+        status.message()
+    );
+    tracing::error!(producer, cursor, "{error}");
+    let reset = async {
+        let mut conn = intake.db.pool().acquire().await?;
+        store::reset_cursor(&mut conn, producer, cursor).await
+    };
+    match reset.await {
+        Ok(()) => Ended::Broken {
+            progressed: false,
+            error: Some(error),
+        },
+        Err(e) => Ended::Broken {
+            progressed: false,
+            error: Some(format!("{error}; resetting the cursor failed: {e}")),
+        },
+    }
+}
+
+/// What applying a response did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Events applied, and of them set aside.
+    Done { events: i64, parked: i64 },
+    /// Another instance moved the cursor first; nothing was applied.
+    Moved,
+}
+
+/// An event read, or why it cannot be.
+enum Read {
+    Performed {
+        committee: String,
+        members: Vec<Uuid>,
+        kind: i16,
+        day: time::Date,
+        evidence: String,
+        source: String,
+    },
+    Withdrawn {
+        committee: String,
+        members: Vec<Uuid>,
+        kind: i16,
+        source: String,
+        reason: String,
+    },
+}
+
+fn truncate(text: &str, chars: usize) -> String {
+    text.trim().chars().take(chars).collect()
+}
+
+/// Reads an event's payload; the members are checked against the event's
+/// committee later.
+fn read(event: &events::Event) -> Result<Read, String> {
+    let committee = committee_id(&event.committee)
+        .ok_or_else(|| format!("`{}` is not a committee name", event.committee))?
+        .to_owned();
+    let payload = event
+        .payload
+        .as_ref()
+        .map(|a| a.value.as_slice())
+        .unwrap_or_default();
+    let members = |names: &[String]| -> Result<Vec<Uuid>, String> {
+        if names.is_empty() {
+            return Err("names no member".to_owned());
+        }
+        names
+            .iter()
+            .map(|n| match ChildName::parse(n, "members") {
+                Some(m) if m.committee == committee => Ok(m.id),
+                Some(_) => Err(format!(
+                    "{n} is not of the event's committee {}",
+                    event.committee
+                )),
+                None => Err(format!("`{n}` is not a member name")),
+            })
+            .collect()
+    };
+    let kind = |n: i32| {
+        duty_kind(n)
+            .map(|k| k as i16)
+            .ok_or_else(|| format!("{n} is not a DutyKind"))
+    };
+    if event.r#type == events::DutyPerformed::full_name() {
+        let p = events::DutyPerformed::decode(payload)
+            .map_err(|e| format!("unreadable DutyPerformed: {e}"))?;
+        let day = match parse_date("date", p.date.as_ref()) {
+            Ok(Some(d)) if plausible(d, today()) => d,
+            Ok(Some(d)) => return Err(format!("date {d} is not a day of the CPPCC")),
+            Ok(None) => return Err("has no date".to_owned()),
+            Err(e) => return Err(e.message().to_owned()),
+        };
+        Ok(Read::Performed {
+            members: members(&p.members)?,
+            committee,
+            kind: kind(p.kind)?,
+            day,
+            evidence: truncate(&p.evidence, EVIDENCE_CHARS),
+            source: truncate(&p.source, SOURCE_CHARS),
+        })
+    } else if event.r#type == events::DutyWithdrawn::full_name() {
+        let w = events::DutyWithdrawn::decode(payload)
+            .map_err(|e| format!("unreadable DutyWithdrawn: {e}"))?;
+        Ok(Read::Withdrawn {
+            members: members(&w.members)?,
+            committee,
+            kind: kind(w.kind)?,
+            source: truncate(&w.source, SOURCE_CHARS),
+            reason: truncate(&w.reason, 500),
+        })
+    } else {
+        Err(format!("the intake does not apply {} events", event.r#type))
+    }
+}
+
+/// Applies one response and moves the cursor to the one after it, in one
+/// transaction.
+pub async fn apply(
+    db: &Database,
+    actor: &Actor,
+    producer: &str,
+    from: &str,
+    response: &events::WatchResponse,
+) -> Result<Applied, ServiceError> {
+    let mut change = db.change(actor).await?;
+    if !store::advance_cursor(change.conn(), producer, from, &response.cursor)
+        .await
+        .map_err(classify_db_error)?
+    {
+        return Ok(Applied::Moved);
+    }
+    let mut reads = Vec::with_capacity(response.events.len());
+    let mut wanted = Vec::new();
+    for event in &response.events {
+        let read = read(event);
+        if let Ok(Read::Performed { members, .. } | Read::Withdrawn { members, .. }) = &read {
+            wanted.extend_from_slice(members);
+        }
+        reads.push(read);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let known: HashMap<Uuid, String> = store::member_committees(change.conn(), &wanted)
+        .await
+        .map_err(classify_db_error)?
+        .into_iter()
+        .collect();
+    let role = Role::Service.to_proto() as i16;
+    let mut pending: Vec<NewRecord> = Vec::new();
+    let mut parked = 0;
+    for (event, read) in response.events.iter().zip(reads) {
+        let event_id = Uuid::try_parse(&event.id).ok();
+        let read = match read {
+            Ok(r) => r,
+            Err(reason) => {
+                parked += park(&mut change, producer, event, event_id, &reason).await?;
+                continue;
+            }
+        };
+        let Some(event_id) = event_id else {
+            parked += park(
+                &mut change,
+                producer,
+                event,
+                None,
+                "the event's id is not a UUID",
+            )
+            .await?;
+            continue;
+        };
+        match read {
+            Read::Performed {
+                committee,
+                members,
+                kind,
+                day,
+                evidence,
+                source,
+            } => {
+                let (found, unknown) = sort_members(&known, &committee, members);
+                for member in found {
+                    pending.push(NewRecord {
+                        id: Uuid::now_v7(),
+                        committee: committee.clone(),
+                        member,
+                        kind,
+                        occurred_on: day,
+                        evidence: evidence.clone(),
+                        source_service: producer.to_owned(),
+                        source_event: Some(event_id),
+                        source: source.clone(),
+                        reverses: None,
+                        recorded_by: event.actor.clone(),
+                        recorded_role: role,
+                        reason: String::new(),
+                    });
+                }
+                if !unknown.is_empty() {
+                    let reason = format!(
+                        "credits members this service does not have: {}",
+                        unknown.join(", ")
+                    );
+                    parked += park(&mut change, producer, event, Some(event_id), &reason).await?;
+                }
+            }
+            Read::Withdrawn {
+                committee,
+                members,
+                kind,
+                source,
+                reason,
+            } => {
+                // Credits made earlier in this response must be in place first.
+                flush(&mut change, &mut pending).await?;
+                if store::event_applied(change.conn(), producer, event_id)
+                    .await
+                    .map_err(classify_db_error)?
+                {
+                    continue;
+                }
+                let (found, unknown) = sort_members(&known, &committee, members);
+                let credited =
+                    store::credited(change.conn(), &committee, producer, &found, kind, &source)
+                        .await
+                        .map_err(classify_db_error)?;
+                for c in credited {
+                    pending.push(NewRecord {
+                        id: Uuid::now_v7(),
+                        committee: committee.clone(),
+                        member: c.member_id,
+                        kind,
+                        occurred_on: c.occurred_on,
+                        evidence: c.evidence,
+                        source_service: producer.to_owned(),
+                        source_event: Some(event_id),
+                        source: c.source,
+                        reverses: Some(c.id),
+                        recorded_by: event.actor.clone(),
+                        recorded_role: role,
+                        reason: reason.clone(),
+                    });
+                }
+                if !unknown.is_empty() {
+                    let reason = format!(
+                        "withdraws credit of members this service does not have: {}",
+                        unknown.join(", ")
+                    );
+                    parked += park(&mut change, producer, event, Some(event_id), &reason).await?;
+                }
+            }
+        }
+    }
+    flush(&mut change, &mut pending).await?;
+    change.commit().await?;
+    Ok(Applied::Done {
+        events: response.events.len() as i64,
+        parked,
+    })
+}
+
+/// The members of the committee this service knows, and the names of the
+/// rest.
+fn sort_members(
+    known: &HashMap<Uuid, String>,
+    committee: &str,
+    members: Vec<Uuid>,
+) -> (Vec<Uuid>, Vec<String>) {
+    let (found, unknown): (Vec<Uuid>, Vec<Uuid>) = members
+        .into_iter()
+        .partition(|m| known.get(m).is_some_and(|c| c == committee));
+    let unknown = unknown
+        .into_iter()
+        .map(|m| ChildName::format(committee, "members", m))
+        .collect();
+    (found, unknown)
+}
+
+/// Writes the pending entries, with their audit rows and events.
+async fn flush(
+    change: &mut cppcc_kit::change::Change,
+    pending: &mut Vec<NewRecord>,
+) -> Result<(), ServiceError> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let inserted = store::insert_many(change.conn(), pending)
+        .await
+        .map_err(classify_db_error)?;
+    let now = OffsetDateTime::now_utc();
+    for r in pending.drain(..).filter(|r| inserted.contains(&r.id)) {
+        let entry = record(&r.row(now));
+        let name = record_name(&r.committee, r.member, r.id);
+        change.audit(&r.committee, &name, None, Some(to_json(&entry)));
+        change.publish(
+            &r.committee,
+            &name,
+            &pb::DutyRecordAdded {
+                duty_record: Some(entry),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Sets an event aside; 1 if it was not set aside before.
+async fn park(
+    change: &mut cppcc_kit::change::Change,
+    producer: &str,
+    event: &events::Event,
+    id: Option<Uuid>,
+    reason: &str,
+) -> Result<i64, ServiceError> {
+    tracing::warn!(producer, event = %event.id, reason, "duty event set aside");
+    let committee = committee_id(&event.committee).unwrap_or(&event.committee);
+    let payload = event
+        .payload
+        .as_ref()
+        .map(|a| a.value.as_slice())
+        .unwrap_or_default();
+    let new = store::park(
+        change.conn(),
+        producer,
+        id.unwrap_or_else(Uuid::now_v7),
+        &event.r#type,
+        committee,
+        payload,
+        reason,
+    )
+    .await
+    .map_err(classify_db_error)?;
+    Ok(i64::from(new))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn producers_parse() {
+        let p: Producer = "proposals=http://127.0.0.1:50063".parse().unwrap();
+        assert_eq!(p.name, "proposals");
+        assert_eq!(p.uri, "http://127.0.0.1:50063");
+        for bad in [
+            "proposals",
+            "Proposals=http://x",
+            "staff=http://x",
+            "p=ftp://x",
+            "=http://x",
+            "p=http://",
+        ] {
+            assert!(bad.parse::<Producer>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn members_sort_by_committee() {
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let known = HashMap::from([(a, "suixian".to_owned()), (b, "suizhou".to_owned())]);
+        let (found, unknown) = sort_members(&known, "suixian", vec![a, b, c]);
+        assert_eq!(found, [a]);
+        assert_eq!(unknown.len(), 2);
+        assert!(unknown[0].ends_with(&b.to_string()));
+    }
+}
