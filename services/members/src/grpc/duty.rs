@@ -14,7 +14,7 @@ use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, parse_committee};
 use cppcc_kit::page::{ListQuery, ListRequest};
 use cppcc_kit::{ServiceError, Violations};
-use cppcc_proto::common::v1 as common;
+use cppcc_proto::common::v1::{self as common, DutyKind};
 use cppcc_proto::members::v1 as pb;
 use pb::duty_record_service_server::DutyRecordService;
 
@@ -98,6 +98,105 @@ pub(crate) fn duty_date(field: &str, given: Option<&common::Date>) -> Result<Dat
     }
 }
 
+/// An entry as a caller gives it, checked.
+struct Entry {
+    kind: DutyKind,
+    day: Date,
+    evidence: String,
+    source: String,
+}
+
+impl Entry {
+    /// Checks the entry in request field `field`, adding what is wrong to
+    /// `errors`.
+    fn check(
+        errors: &mut Violations,
+        field: &str,
+        input: Option<&pb::DutyRecord>,
+    ) -> Option<Entry> {
+        let Some(input) = input else {
+            errors.add(field, "required");
+            return None;
+        };
+        let f = |name: &str| format!("{field}.{name}");
+        let kind = duty_kind(input.kind);
+        errors.check(
+            kind.is_none(),
+            &f("kind"),
+            format!("required: a DutyKind, not {}", input.kind),
+        );
+        let day = duty_date(&f("date"), input.date.as_ref())
+            .map_err(|e| errors.add(f("date"), e))
+            .ok();
+        let evidence = text(&input.evidence, 1, 2000)
+            .map_err(|e| errors.add(f("evidence"), e))
+            .ok();
+        let source = text(&input.source, 0, 300)
+            .map_err(|e| errors.add(f("source"), e))
+            .ok();
+        Some(Entry {
+            kind: kind?,
+            day: day?,
+            evidence: evidence?,
+            source: source?,
+        })
+    }
+
+    fn record(self, id: Uuid, committee: &str, member: Uuid, actor: &Actor) -> NewRecord {
+        NewRecord {
+            id,
+            committee: committee.to_owned(),
+            member,
+            kind: self.kind as i16,
+            occurred_on: self.day,
+            evidence: self.evidence,
+            source_service: store::STAFF.to_owned(),
+            source_event: None,
+            source: self.source,
+            reverses: None,
+            recorded_by: actor.subject.clone(),
+            recorded_role: actor.role.to_proto() as i16,
+            reason: String::new(),
+        }
+    }
+}
+
+/// `FAILED_PRECONDITION` unless the member (`NOT_FOUND` if `None`) is in
+/// office: entries are recorded for members in office only.
+fn in_office(member: &str, status: Option<i16>) -> Result<(), ServiceError> {
+    let status = status.ok_or_else(|| ServiceError::not_found(member))?;
+    let status = MemberStatus::from_number(status)
+        .ok_or_else(|| ServiceError::internal("unknown member status"))?;
+    if status == MemberStatus::Active {
+        return Ok(());
+    }
+    let state = status.to_proto().as_str_name();
+    Err(ServiceError::failed_precondition(
+        "MEMBER_NOT_ACTIVE",
+        member,
+        format!("{member} is {state}: entries are recorded only for members in office"),
+    )
+    .with_metadata("current_state", state))
+}
+
+/// The ids of a batch's entries: derived from its request id, so a retry
+/// finds the entries the first call recorded.
+fn batch_ids(request_id: &str, n: usize) -> Vec<Uuid> {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x8f0b_5a4e_7c1d_4e0a_9b52_d1c3_a6e7_f201);
+    (0..n)
+        .map(|i| {
+            if request_id.is_empty() {
+                Uuid::now_v7()
+            } else {
+                Uuid::new_v5(&NAMESPACE, format!("{request_id}/{i}").as_bytes())
+            }
+        })
+        .collect()
+}
+
+/// The most entries one batch records.
+const MAX_BATCH: usize = 1000;
+
 impl Shared {
     /// Lets a member read only its own record: for anyone else it does not
     /// exist (and the refusal is audited).
@@ -152,6 +251,16 @@ impl DutyRecordApi {
     }
 }
 
+/// The rows of `ids` as messages, in the order of `ids`.
+fn in_order(ids: &[Uuid], rows: &[RecordRow]) -> Vec<pb::DutyRecord> {
+    let by_id: std::collections::HashMap<Uuid, &RecordRow> =
+        rows.iter().map(|r| (r.id, r)).collect();
+    ids.iter()
+        .filter_map(|id| by_id.get(id))
+        .map(|r| record(r))
+        .collect()
+}
+
 /// The committee, and the member if one is named, of a list's parent:
 /// `committees/{c}/members/{m}` or `committees/{c}/members/-`.
 fn list_parent(parent: &str) -> Result<(String, Option<Uuid>), ServiceError> {
@@ -180,28 +289,10 @@ impl DutyRecordService for DutyRecordApi {
                 &req.parent,
             )
             .await?;
-        let input = req
-            .duty_record
-            .as_ref()
-            .ok_or_else(|| ServiceError::invalid("duty_record", "required"))?;
         let mut errors = Violations::default();
-        let kind = duty_kind(input.kind);
-        errors.check(
-            kind.is_none(),
-            "duty_record.kind",
-            format!("required: a DutyKind, not {}", input.kind),
-        );
-        let day = duty_date("duty_record.date", input.date.as_ref())
-            .map_err(|e| errors.add("duty_record.date", e))
-            .ok();
-        let evidence = text(&input.evidence, 1, 2000)
-            .map_err(|e| errors.add("duty_record.evidence", e))
-            .unwrap_or_default();
-        let source = text(&input.source, 0, 300)
-            .map_err(|e| errors.add("duty_record.source", e))
-            .unwrap_or_default();
+        let entry = Entry::check(&mut errors, "duty_record", req.duty_record.as_ref());
         errors.finish()?;
-        let (kind, day) = (kind.expect("checked"), day.expect("checked"));
+        let entry = entry.expect("checked");
 
         let id = Uuid::now_v7();
         let name = record_name(&member.committee, member.id, id);
@@ -227,43 +318,13 @@ impl DutyRecordService for DutyRecordApi {
                 duty_record: found,
             }));
         }
-        let status = store::member_status(change.conn(), &member.committee, member.id)
+        let status = store::member_statuses(change.conn(), &member.committee, &[member.id])
             .await
-            .map_err(classify_db_error)?
-            .ok_or_else(|| ServiceError::not_found(&req.parent))?;
-        let status = MemberStatus::from_number(status)
-            .ok_or_else(|| ServiceError::internal("unknown member status"))?;
-        if status != MemberStatus::Active {
-            let state = status.to_proto().as_str_name();
-            return Err(ServiceError::failed_precondition(
-                "MEMBER_NOT_ACTIVE",
-                &req.parent,
-                format!(
-                    "{} is {state}: entries are recorded only for members in office",
-                    req.parent
-                ),
-            )
-            .with_metadata("current_state", state)
-            .into());
-        }
-        let role = actor.role.to_proto() as i16;
+            .map_err(classify_db_error)?;
+        in_office(&req.parent, status.first().map(|s| s.1))?;
         store::insert(
             change.conn(),
-            &NewRecord {
-                id,
-                committee: member.committee.clone(),
-                member: member.id,
-                kind: kind as i16,
-                occurred_on: day,
-                evidence,
-                source_service: store::STAFF.to_owned(),
-                source_event: None,
-                source,
-                reverses: None,
-                recorded_by: actor.subject.clone(),
-                recorded_role: role,
-                reason: String::new(),
-            },
+            &entry.record(id, &member.committee, member.id, &actor),
         )
         .await
         .map_err(classify_db_error)?;
@@ -281,6 +342,125 @@ impl DutyRecordService for DutyRecordApi {
         change.commit().await?;
         Ok(Response::new(pb::CreateDutyRecordResponse {
             duty_record: Some(created),
+        }))
+    }
+
+    async fn batch_create_duty_records(
+        &self,
+        request: Request<pb::BatchCreateDutyRecordsRequest>,
+    ) -> Result<Response<pb::BatchCreateDutyRecordsResponse>, Status> {
+        let req = request.get_ref();
+        let (committee, member) = list_parent(&req.parent)?;
+        if member.is_some() {
+            return Err(ServiceError::invalid(
+                "parent",
+                format!("must be the committee's members, `committees/{committee}/members/-`"),
+            )
+            .into());
+        }
+        let actor = self
+            .shared
+            .caller(
+                &request,
+                RECORDERS,
+                "record duty entries",
+                &committee,
+                &req.parent,
+            )
+            .await?;
+        let mut errors = Violations::default();
+        errors.check(
+            req.requests.is_empty() || req.requests.len() > MAX_BATCH,
+            "requests",
+            format!(
+                "must hold 1 to {MAX_BATCH} entries, not {}",
+                req.requests.len()
+            ),
+        );
+        let mut entries = Vec::with_capacity(req.requests.len());
+        for (i, r) in req.requests.iter().enumerate() {
+            let member = match ChildName::parse(&r.parent, "members") {
+                Some(m) if m.committee == committee => Some(m.id),
+                _ => {
+                    errors.add(
+                        format!("requests[{i}].parent"),
+                        format!("must be a member of {}", req.parent),
+                    );
+                    None
+                }
+            };
+            let entry = Entry::check(
+                &mut errors,
+                &format!("requests[{i}].duty_record"),
+                r.duty_record.as_ref(),
+            );
+            entries.push(member.zip(entry));
+        }
+        errors.finish()?;
+        let entries: Vec<(Uuid, Entry)> =
+            entries.into_iter().map(|e| e.expect("checked")).collect();
+
+        let ids = batch_ids(&req.request_id, entries.len());
+        let mut change = self.shared.db.change(&actor).await?;
+        let print = fingerprint(req, &actor, |r| r.request_id.clear());
+        let first = record_name(&committee, entries[0].0, ids[0]);
+        if let Claim::Replay(_) = change
+            .claim_request_id("request_id", &req.request_id, &print, &first)
+            .await?
+        {
+            drop(change);
+            let mut conn = self
+                .shared
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(classify_db_error)?;
+            let rows = store::records(&mut conn, &committee, &ids)
+                .await
+                .map_err(classify_db_error)?;
+            return Ok(Response::new(pb::BatchCreateDutyRecordsResponse {
+                duty_records: in_order(&ids, &rows),
+            }));
+        }
+        let mut wanted: Vec<Uuid> = entries.iter().map(|(m, _)| *m).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let statuses = store::member_statuses(change.conn(), &committee, &wanted)
+            .await
+            .map_err(classify_db_error)?;
+        for m in &wanted {
+            let status = statuses.iter().find(|(id, _)| id == m).map(|s| s.1);
+            in_office(&ChildName::format(&committee, "members", *m), status)?;
+        }
+        let records: Vec<NewRecord> = entries
+            .into_iter()
+            .zip(&ids)
+            .map(|((member, entry), id)| entry.record(*id, &committee, member, &actor))
+            .collect();
+        store::insert_many(change.conn(), &records)
+            .await
+            .map_err(classify_db_error)?;
+        let rows = store::records(change.conn(), &committee, &ids)
+            .await
+            .map_err(classify_db_error)?;
+        let created = in_order(&ids, &rows);
+        if created.len() != ids.len() {
+            return Err(ServiceError::internal("entries just written are gone").into());
+        }
+        for r in &created {
+            change.audit(&committee, &r.name, None, Some(to_json(r)));
+            change.publish(
+                &committee,
+                &r.name,
+                &pb::DutyRecordAdded {
+                    duty_record: Some(r.clone()),
+                },
+            );
+        }
+        change.commit().await?;
+        Ok(Response::new(pb::BatchCreateDutyRecordsResponse {
+            duty_records: created,
         }))
     }
 

@@ -395,19 +395,21 @@ pub async fn parked(
     .await
 }
 
-/// A member's status, locked against a concurrent change of it.
-pub async fn member_status(
+/// The statuses of members of a committee, locked against a concurrent
+/// change of them; members the committee does not have are left out.
+pub async fn member_statuses(
     conn: &mut PgConnection,
     committee: &str,
-    member: Uuid,
-) -> Result<Option<i16>, sqlx::Error> {
-    sqlx::query_scalar!(
-        "SELECT status FROM members.member WHERE id = $1 AND committee_id = $2 FOR SHARE",
-        member,
+    members: &[Uuid],
+) -> Result<Vec<(Uuid, i16)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, status FROM members.member WHERE id = ANY($1) AND committee_id = $2 ORDER BY id FOR SHARE",
+        members,
         committee,
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
 }
 
 /// The committee of each of `ids` this service knows.

@@ -344,3 +344,116 @@ async fn the_office_records_entries_and_corrects_them_only_by_reversal() {
     let first = events.message().await.unwrap().unwrap();
     assert_eq!(first.events.len(), 3);
 }
+
+#[tokio::test]
+async fn a_sheet_of_entries_is_recorded_whole_or_not_at_all() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let a = create(&mut m, member("甲委员", 1, &seed.party))
+        .await
+        .unwrap();
+    let b = create(&mut m, member("乙委员", 2, &seed.business))
+        .await
+        .unwrap();
+    let gone = create(&mut m, member("丙委员", 3, &seed.party))
+        .await
+        .unwrap();
+    m.change_member_status(pb::ChangeMemberStatusRequest {
+        name: gone.name.clone(),
+        status: pb::MemberStatus::Revoked as i32,
+        reason: "撤销委员资格".into(),
+        effective_date: day(2023, 2, 1),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    let one = |who: &pb::Member, kind: DutyKind, d: Option<Date>| pb::CreateDutyRecordRequest {
+        parent: who.name.clone(),
+        duty_record: Some(entry(kind, d, "政策宣讲")),
+        request_id: String::new(),
+    };
+    let batch = |requests: Vec<pb::CreateDutyRecordRequest>, request_id: &str| {
+        pb::BatchCreateDutyRecordsRequest {
+            parent: format!("{SUIXIAN}/members/-"),
+            requests,
+            request_id: request_id.into(),
+        }
+    };
+    let mut d = suite.duty(&staff());
+    let sheet = vec![
+        one(&a, DutyKind::PolicyPublicity, day(2023, 4, 1)),
+        one(&b, DutyKind::PolicyPublicity, day(2023, 4, 1)),
+        one(&a, DutyKind::ResearchInspection, day(2023, 4, 2)),
+    ];
+    let request_id = Uuid::now_v7().to_string();
+    let recorded = d
+        .batch_create_duty_records(batch(sheet.clone(), &request_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .duty_records;
+    assert_eq!(recorded.len(), 3);
+    assert!(
+        recorded[1].name.starts_with(&b.name),
+        "in the order of the requests"
+    );
+    let again = d
+        .batch_create_duty_records(batch(sheet.clone(), &request_id))
+        .await
+        .unwrap()
+        .into_inner()
+        .duty_records;
+    let names = |r: &[pb::DutyRecord]| r.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&again),
+        names(&recorded),
+        "a retry answers what the first call recorded"
+    );
+    assert_eq!(rows(&suite).await, 3);
+
+    // Every problem of the sheet at once, by position; nothing written.
+    let bad = d
+        .batch_create_duty_records(batch(
+            vec![
+                one(&a, DutyKind::PolicyPublicity, day(2023, 4, 1)),
+                one(&a, DutyKind::PolicyPublicity, day(2999, 4, 1)),
+                pb::CreateDutyRecordRequest {
+                    parent: "committees/zengdu/members/0190a1b2-0000-7000-8000-000000000000".into(),
+                    ..one(&a, DutyKind::PolicyPublicity, day(2023, 4, 1))
+                },
+            ],
+            "",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&bad),
+        ["requests[1].duty_record.date", "requests[2].parent"]
+    );
+    let with_revoked = d
+        .batch_create_duty_records(batch(
+            vec![
+                one(&a, DutyKind::PolicyPublicity, day(2023, 4, 1)),
+                one(&gone, DutyKind::PolicyPublicity, day(2023, 1, 5)),
+            ],
+            "",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&with_revoked), "MEMBER_NOT_ACTIVE");
+    assert_eq!(info(&with_revoked, "resource"), gone.name);
+    let empty = d
+        .batch_create_duty_records(batch(Vec::new(), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&empty), ["requests"]);
+    let one_member = d
+        .batch_create_duty_records(pb::BatchCreateDutyRecordsRequest {
+            parent: a.name.clone(),
+            ..batch(sheet, "")
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&one_member), ["parent"]);
+    assert_eq!(rows(&suite).await, 3);
+}
