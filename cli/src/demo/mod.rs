@@ -4,7 +4,13 @@
 //! sent down to the 20 townships.
 //!
 //! Everything is loaded through the services' own RPCs, with request ids
-//! derived from the data, so loading twice changes nothing.
+//! derived from the data, so loading twice changes nothing: the registry
+//! here, the organisation (activity groups and conveners, studios,
+//! liaison stations, informants) in `organisation`, and two years of duty
+//! records in `ledger`.
+
+mod ledger;
+mod organisation;
 
 use std::time::Duration;
 
@@ -13,7 +19,7 @@ use tonic::Code;
 use uuid::Uuid;
 
 use cppcc_kit::auth::{Role, TokenIssuer, TokenRequest};
-use cppcc_kit::client::Bearer;
+use cppcc_kit::client::{Authed, Bearer};
 use cppcc_members::domain::id_number::check_char;
 use cppcc_proto::common::v1::{CommitteeLevel, Date};
 use cppcc_proto::members::v1 as pb;
@@ -66,7 +72,7 @@ const SPECIAL_COMMITTEES: [&str; 7] = [
 ];
 
 /// The 20 townships and areas members are sent down to.
-const TOWNSHIPS: [&str; 20] = [
+pub(crate) const TOWNSHIPS: [&str; 20] = [
     "厉山镇",
     "高城镇",
     "殷店镇",
@@ -316,7 +322,7 @@ pub fn member_for_bench(n: u32, sector: &str) -> pb::Member {
     }
 }
 
-fn request_id(what: &str) -> String {
+pub(crate) fn request_id(what: &str) -> String {
     Uuid::new_v5(
         &Uuid::NAMESPACE_URL,
         format!("https://cppcc.example/demo/{what}").as_bytes(),
@@ -324,35 +330,68 @@ fn request_id(what: &str) -> String {
     .to_string()
 }
 
+/// The callers the demo acts as: the office, its staff, a county leader
+/// and the information centre.
+struct Callers {
+    channel: tonic::transport::Channel,
+    admin: Bearer,
+    staff: Bearer,
+    leader: Bearer,
+}
+
+impl Callers {
+    fn new(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<Callers> {
+        let bearer = |role: Role, subject: &str| {
+            Bearer::new(&issuer.issue(&TokenRequest {
+                subject,
+                role,
+                committee: COMMITTEE,
+                member: None,
+                unit: None,
+                ttl: Duration::from_secs(3600),
+            }))
+        };
+        Ok(Callers {
+            channel: cppcc_kit::client::channel(members_uri)?,
+            admin: bearer(Role::Admin, "cppcc-demo"),
+            staff: bearer(Role::Staff, "demo-staff"),
+            leader: bearer(Role::Leader, "demo-leader"),
+        })
+    }
+
+    fn members(&self) -> MemberServiceClient<Authed> {
+        MemberServiceClient::with_interceptor(self.channel.clone(), self.admin.clone())
+    }
+}
+
+/// The members as created, with their generated data.
+pub(crate) struct Roll {
+    /// Sector resource names, in `SECTORS` order.
+    pub sectors: Vec<String>,
+    /// Every member: generated, and as the service answered.
+    pub members: Vec<(DemoMember, pb::Member)>,
+}
+
 /// Loads the demo committee through the members service at `members_uri`.
 /// Returns `false` when it was there already.
 pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<bool> {
-    let token = issuer.issue(&TokenRequest {
-        subject: "cppcc-demo",
-        role: Role::Admin,
-        committee: COMMITTEE,
-        member: None,
-        unit: None,
-        ttl: Duration::from_secs(3600),
-    });
-    let channel = cppcc_kit::client::channel(members_uri)?;
-    let mut committees =
-        CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
-    let mut members = MemberServiceClient::with_interceptor(channel, Bearer::new(&token));
-    let parent = format!("committees/{COMMITTEE}");
-
-    if let Ok(list) = members
-        .list_members(pb::ListMembersRequest {
-            parent: parent.clone(),
-            page_size: 1,
-            ..Default::default()
-        })
-        .await
-        && list.get_ref().total_size as usize >= MEMBERS
-    {
+    let callers = Callers::new(members_uri, issuer)?;
+    if ledger::loaded(&callers).await {
         return Ok(false);
     }
+    let roll = registry(&callers).await?;
+    organisation::load(&callers, &roll).await?;
+    ledger::load(&callers, &roll).await?;
+    Ok(true)
+}
 
+/// The committee, its sectors, special committees and members, and the
+/// special committees' seats.
+async fn registry(callers: &Callers) -> anyhow::Result<Roll> {
+    let mut committees =
+        CommitteeServiceClient::with_interceptor(callers.channel.clone(), callers.admin.clone());
+    let mut members = callers.members();
+    let parent = format!("committees/{COMMITTEE}");
     let created = committees
         .create_committee(pb::CreateCommitteeRequest {
             committee_id: COMMITTEE.into(),
@@ -425,6 +464,7 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
     }
 
     let mut created = Vec::with_capacity(MEMBERS);
+    let mut roll = Vec::with_capacity(MEMBERS);
     for (i, demo) in members_with_sectors(&sector_names).into_iter().enumerate() {
         let member = members
             .create_member(pb::CreateMemberRequest {
@@ -434,12 +474,12 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
             })
             .await
             .with_context(|| format!("creating member {}", demo.member.display_name))?;
-        created.push(
-            member
-                .into_inner()
-                .member
-                .context("a member in the answer")?,
-        );
+        let member = member
+            .into_inner()
+            .member
+            .context("a member in the answer")?;
+        created.push(member.clone());
+        roll.push((demo, member));
     }
 
     // Each special committee: a chair and two vice chairs from the
@@ -469,17 +509,28 @@ pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<boo
                 )
             }));
         for (member, position) in seats {
-            members
+            let seated = members
                 .add_special_committee_member(pb::AddSpecialCommitteeMemberRequest {
                     special_committee: sc.clone(),
                     member: member.name.clone(),
                     position: position as i32,
                 })
-                .await
-                .with_context(|| format!("seating {} on {sc}", member.display_name))?;
+                .await;
+            match seated {
+                Ok(_) => {}
+                // Seated by an earlier, interrupted load.
+                Err(e) if e.code() == Code::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("seating {} on {sc}", member.display_name));
+                }
+            }
         }
     }
-    Ok(true)
+    Ok(Roll {
+        sectors: sector_names,
+        members: roll,
+    })
 }
 
 /// The members with their sector names filled in.
