@@ -1,9 +1,9 @@
-//! `cppcc-bench`: how fast a create is, next to what PostgreSQL itself
-//! does with the same writes (PERFORMANCE.md: a create with audit, outbox
-//! and request id in one transaction ≥ 0.7× pgbench at the same concurrency).
+//! `cppcc-bench creates`: how fast a create is, next to what PostgreSQL
+//! itself does with the same writes (PERFORMANCE.md: a create with audit,
+//! outbox and request id in one transaction ≥ 0.7× pgbench at the same
+//! concurrency).
 //!
-//! It starts a private PostgreSQL (fsync on) and the members service, then
-//! for each concurrency: CreateMember over gRPC for the given time, and
+//! For each concurrency: CreateMember over gRPC for the given time, and
 //! pgbench running the same four inserts (member row, request id, audit
 //! row, event) per transaction for the same time. It prints both and the
 //! ratio. Machines here are shared and noisy: compare ratios from one run.
@@ -13,25 +13,18 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::Parser;
 use uuid::Uuid;
 
 use cppcc_cli::demo::member_for_bench;
-use cppcc_cli::local::{DataDir, DatabaseAccess, database};
-use cppcc_cli::up::Env;
-use cppcc_kit::auth::{Role, TokenRequest};
-use cppcc_kit::client::Bearer;
-use cppcc_proto::common::v1::CommitteeLevel;
+use cppcc_cli::local::DatabaseAccess;
 use cppcc_proto::members::v1 as pb;
-use pb::committee_service_client::CommitteeServiceClient;
 use pb::member_service_client::MemberServiceClient;
 
-#[derive(Parser, Debug)]
-#[command(
-    name = "cppcc-bench",
-    about = "Creates over gRPC against pgbench doing the same writes"
-)]
-struct Args {
+use crate::Bench;
+
+/// Options of `creates`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
     /// Concurrent clients, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "1,16")]
     clients: Vec<u32>,
@@ -167,88 +160,14 @@ fn pgbench(
     })
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let dir = std::env::temp_dir().join(format!("cppcc-bench-{}", Uuid::new_v4().simple()));
-    let data = DataDir::open(&dir)?;
-    let (access, postgres) = database(&data).await?;
-    let DatabaseAccess::Local { socket_dir } = access.clone() else {
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let bench = Bench::start(Default::default()).await?;
+    let DatabaseAccess::Local { socket_dir } = bench.env.access.clone() else {
         bail!("the benchmark runs its own PostgreSQL; unset DATABASE_URL");
     };
-    let env = Env {
-        access,
-        keys: data.keys()?,
-    };
-    let config = cppcc_members::Config {
-        addr: "127.0.0.1:0".parse()?,
-        database: env.access.args("members"),
-        auth: env.auth(),
-        pii: env.pii(),
-        intake: Default::default(),
-        server: env.server(),
-        telemetry: cppcc_kit::telemetry::TelemetryArgs {
-            log_format: Default::default(),
-            log_filter: "warn".into(),
-        },
-    };
-    let server = cppcc_members::server(&config)
-        .await
-        .map_err(anyhow::Error::from_boxed)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-
-    let token = env.keys.issuer()?.issue(&TokenRequest {
-        subject: "bench",
-        role: Role::Admin,
-        committee: "bench",
-        member: None,
-        unit: None,
-        ttl: Duration::from_secs(3600),
-    });
-    let channel = cppcc_kit::client::channel(&format!("http://{addr}"))?;
-    CommitteeServiceClient::with_interceptor(channel.clone(), Bearer::new(&token))
-        .create_committee(pb::CreateCommitteeRequest {
-            committee_id: "bench".into(),
-            committee: Some(pb::Committee {
-                display_name: "压测政协".into(),
-                level: CommitteeLevel::County as i32,
-                current_term: 4,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await?;
-    let members = MemberServiceClient::with_interceptor(channel, Bearer::new(&token));
-    let sector = members
-        .clone()
-        .create_sector(pb::CreateSectorRequest {
-            parent: "committees/bench".into(),
-            sector: Some(pb::Sector {
-                display_name: "经济界".into(),
-                kind: pb::SectorKind::Field as i32,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await?
-        .into_inner()
-        .sector
-        .context("a sector")?
-        .name;
+    let (members, sector) = bench.committee("bench").await?;
     let sector_id = sector.rsplit('/').next().unwrap_or_default().to_owned();
-
-    println!(
-        "machine: {} cores; PostgreSQL with fsync on; {:?} per measurement",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        args.duration
-    );
+    println!("{}; {:?} per measurement", bench.machine(), args.duration);
     let counter = Arc::new(AtomicU32::new(0));
     // Warm up: connections, prepared statements, caches.
     grpc_creates(
@@ -278,12 +197,5 @@ async fn main() -> anyhow::Result<()> {
             grpc.per_second / pg.per_second,
         );
     }
-
-    let _ = stop.send(());
-    serving.await?.map_err(anyhow::Error::from_boxed)?;
-    if let Some(pg) = postgres {
-        tokio::task::spawn_blocking(move || pg.stop()).await?;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
+    bench.stop().await
 }
