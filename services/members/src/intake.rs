@@ -11,7 +11,7 @@
 //! (a member this service does not know, a payload it cannot read) is set
 //! aside in `members.parked_event` for the office, never dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -30,7 +30,7 @@ use cppcc_kit::auth::{Actor, AuthArgs, Role, TokenIssuer, TokenRequest};
 use cppcc_kit::client::Bearer;
 use cppcc_kit::convert::{parse_date, timestamp};
 use cppcc_kit::db::Database;
-use cppcc_kit::error::classify_db_error;
+use cppcc_kit::error::{ErrorKind, classify_db_error};
 use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, committee_id};
 use cppcc_kit::server::stopped;
@@ -226,16 +226,14 @@ impl Intake {
         self.status.clone()
     }
 
-    /// Follows every producer until `stop` turns true.
+    /// Follows every producer until `stop` turns true. Dropping the future
+    /// (the server failed) stops the followers too.
     pub async fn run(self, stop: watch::Receiver<bool>) {
-        let followers: Vec<_> = self
-            .producers
-            .iter()
-            .map(|p| tokio::spawn(follow(self.clone(), p.clone(), stop.clone())))
-            .collect();
-        for f in followers {
-            let _ = f.await;
+        let mut followers = tokio::task::JoinSet::new();
+        for p in &self.producers {
+            followers.spawn(follow(self.clone(), p.clone(), stop.clone()));
         }
+        while followers.join_next().await.is_some() {}
     }
 }
 
@@ -248,6 +246,15 @@ enum Ended {
         progressed: bool,
         error: Option<String>,
     },
+}
+
+impl Ended {
+    fn broken(progressed: bool, error: String) -> Ended {
+        Ended::Broken {
+            progressed,
+            error: Some(error),
+        }
+    }
 }
 
 /// Follows one producer: takes the lead, opens the stream, applies what
@@ -263,17 +270,17 @@ async fn follow(intake: Intake, producer: Producer, mut stop: watch::Receiver<bo
             return;
         }
     };
+    let mut lead = Lead::new(name);
     let mut pause = FIRST_PAUSE;
     loop {
         if *stop.borrow() {
             break;
         }
-        let wait = match lead(&intake.db, name).await {
-            Ok(Some(lock)) => {
+        let wait = match lead.take(&intake.db).await {
+            Ok(true) => {
                 status.state(name, pb::IntakeState::Connecting);
-                let ended = session(&intake, &producer, &channel, &mut stop).await;
-                // Closing the connection gives up the lead.
-                let _ = lock.close().await;
+                let ended = session(&intake, &producer, &channel, &mut lead, &mut stop).await;
+                lead.release().await;
                 match ended {
                     Ended::Stopped => break,
                     Ended::Broken { progressed, error } => {
@@ -291,7 +298,7 @@ async fn follow(intake: Intake, producer: Producer, mut stop: watch::Receiver<bo
                     }
                 }
             }
-            Ok(None) => {
+            Ok(false) => {
                 status.state(name, pb::IntakeState::Standby);
                 STANDBY_PAUSE
             }
@@ -310,46 +317,100 @@ async fn follow(intake: Intake, producer: Producer, mut stop: watch::Receiver<bo
             _ = stopped(&mut stop) => break,
         }
     }
+    lead.close().await;
     status.state(name, pb::IntakeState::Stopped);
 }
 
-/// Takes the lead for `producer`: a session advisory lock held on a
-/// connection of its own, or `None` if another instance holds it.
-async fn lead(db: &Database, producer: &str) -> Result<Option<PgConnection>, sqlx::Error> {
-    let mut conn = db.pool().acquire().await?.detach();
-    let led = sqlx::query_scalar!(
-        r#"SELECT pg_try_advisory_lock(hashtext('members.intake'), hashtext($1)) AS "led!""#,
-        producer
-    )
-    .fetch_one(&mut conn)
-    .await?;
-    if led {
-        Ok(Some(conn))
-    } else {
-        let _ = conn.close().await;
-        Ok(None)
+/// The lead on one producer: a session advisory lock, held on a connection
+/// of its own (outside the pool) that is kept between attempts.
+struct Lead {
+    producer: String,
+    conn: Option<PgConnection>,
+}
+
+impl Lead {
+    fn new(producer: &str) -> Lead {
+        Lead {
+            producer: producer.to_owned(),
+            conn: None,
+        }
+    }
+
+    /// Takes the lead if no other instance holds it.
+    async fn take(&mut self, db: &Database) -> Result<bool, sqlx::Error> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self
+                .conn
+                .insert(PgConnection::connect_with(&db.pool().connect_options()).await?),
+        };
+        let led = sqlx::query_scalar!(
+            r#"SELECT pg_try_advisory_lock(hashtext('members.intake'), hashtext($1)) AS "led!""#,
+            self.producer
+        )
+        .fetch_one(conn)
+        .await;
+        if led.is_err() {
+            self.conn = None;
+        }
+        led
+    }
+
+    /// Whether the lead is still held (its connection answers).
+    async fn alive(&mut self) -> bool {
+        let Some(conn) = &mut self.conn else {
+            return false;
+        };
+        if conn.ping().await.is_ok() {
+            return true;
+        }
+        self.conn = None;
+        false
+    }
+
+    /// Gives up the lead, keeping the connection for the next attempt.
+    async fn release(&mut self) {
+        let Some(conn) = &mut self.conn else {
+            return;
+        };
+        let released = sqlx::query_scalar!(
+            r#"SELECT pg_advisory_unlock(hashtext('members.intake'), hashtext($1)) AS "released!""#,
+            self.producer
+        )
+        .fetch_one(conn)
+        .await;
+        if released.is_err() {
+            // Closing the connection gives the lock up as well.
+            self.conn = None;
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
     }
 }
+
+/// How often a following instance checks that it still holds the lead.
+const LEAD_CHECK: Duration = Duration::from_secs(30);
 
 /// One stream from a producer, from the stored cursor on.
 async fn session(
     intake: &Intake,
     producer: &Producer,
     channel: &Channel,
+    lead: &mut Lead,
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
     let name = producer.name.as_str();
-    let broken = |progressed: bool, error: String| Ended::Broken {
-        progressed,
-        error: Some(error),
-    };
     let cursor = match intake.db.pool().acquire().await {
         Ok(mut conn) => store::cursor(&mut conn, name).await,
         Err(e) => Err(e),
     };
     let mut cursor = match cursor {
         Ok(c) => c.unwrap_or_default(),
-        Err(e) => return broken(false, format!("the database: {e}")),
+        Err(e) => return Ended::broken(false, format!("the database: {e}")),
     };
     let token = intake.issuer.issue(&TokenRequest {
         subject: "cppcc-members",
@@ -377,32 +438,43 @@ async fn session(
         Err(s) if is_cursor_expired(&s) => {
             return restart_after_gap(intake, name, &cursor, &s).await;
         }
-        Err(s) => return broken(false, format!("{name}: {} {}", s.code(), s.message())),
+        Err(s) => return Ended::broken(false, format!("{name}: {} {}", s.code(), s.message())),
     };
     intake.status.state(name, pb::IntakeState::Following);
     let actor = Actor::internal("cppcc-members", &format!("intake/{name}"));
     let mut progressed = false;
+    let mut check = tokio::time::interval(LEAD_CHECK);
+    check.tick().await;
     loop {
         let message = tokio::select! {
             m = stream.message() => m,
+            _ = check.tick() => {
+                if lead.alive().await {
+                    continue;
+                }
+                return Ended::broken(progressed, "lost the lead: its database connection failed".to_owned());
+            }
             _ = stopped(stop) => return Ended::Stopped,
         };
         let response = match message {
             Ok(Some(r)) => r,
+            // The producer closed the stream, or the token ran out (the
+            // stream was open, so it was good): open it again.
             Ok(None) => {
                 return Ended::Broken {
                     progressed,
                     error: None,
                 };
             }
-            // The token ran out: open the stream again with a fresh one.
-            Err(s) if s.code() == Code::Unauthenticated && progressed => {
+            Err(s) if s.code() == Code::Unauthenticated => {
                 return Ended::Broken {
                     progressed,
                     error: None,
                 };
             }
-            Err(s) => return broken(progressed, format!("{name}: {} {}", s.code(), s.message())),
+            Err(s) => {
+                return Ended::broken(progressed, format!("{name}: {} {}", s.code(), s.message()));
+            }
         };
         if response.cursor == cursor {
             continue;
@@ -417,12 +489,12 @@ async fn session(
                 });
             }
             Ok(Applied::Moved) => {
-                return broken(
+                return Ended::broken(
                     progressed,
                     "another instance moved the cursor; reading it again".to_owned(),
                 );
             }
-            Err(e) => return broken(progressed, format!("applying events: {}", e.message())),
+            Err(e) => return Ended::broken(progressed, format!("applying events: {}", cause(&e))),
         }
     }
 }
@@ -436,8 +508,8 @@ fn is_cursor_expired(status: &tonic::Status) -> bool {
 
 /// The producer no longer has the events after our cursor (we were away
 /// longer than its outbox retention). They cannot be read again: say so
-/// loudly, and go on from the oldest event it has (credits already made
-/// are not made twice).
+/// loudly, and go on from the oldest event it has (events applied before
+/// are not applied twice).
 async fn restart_after_gap(
     intake: &Intake,
     producer: &str,
@@ -455,21 +527,15 @@ async fn restart_after_gap(
         store::reset_cursor(&mut conn, producer, cursor).await
     };
     match reset.await {
-        Ok(()) => Ended::Broken {
-            progressed: false,
-            error: Some(error),
-        },
-        Err(e) => Ended::Broken {
-            progressed: false,
-            error: Some(format!("{error}; resetting the cursor failed: {e}")),
-        },
+        Ok(()) => Ended::broken(false, error),
+        Err(e) => Ended::broken(false, format!("{error}; resetting the cursor failed: {e}")),
     }
 }
 
 /// What applying a response did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
-    /// Events applied, and of them set aside.
+    /// Events applied for the first time, and of them set aside.
     Done { events: i64, parked: i64 },
     /// Another instance moved the cursor first; nothing was applied.
     Moved,
@@ -494,15 +560,29 @@ enum Read {
     },
 }
 
-fn truncate(text: &str, chars: usize) -> String {
-    text.trim().chars().take(chars).collect()
+/// Text from an event as it may be stored: trimmed, without control
+/// characters (PostgreSQL refuses NUL), at most `chars` long.
+fn clean(text: &str, chars: usize) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n')
+        .take(chars)
+        .collect()
+}
+
+/// An event's id: its own when it is a UUID (the kit's always are), else
+/// one derived from it, so the same event always has the same id.
+fn event_id(producer: &str, event: &events::Event) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x3c4e_91d2_5a7b_4f60_8e13_b2a9_0d6c_7f45);
+    Uuid::try_parse(&event.id)
+        .unwrap_or_else(|_| Uuid::new_v5(&NAMESPACE, format!("{producer}/{}", event.id).as_bytes()))
 }
 
 /// Reads an event's payload; the members are checked against the event's
 /// committee later.
 fn read(event: &events::Event) -> Result<Read, String> {
     let committee = committee_id(&event.committee)
-        .ok_or_else(|| format!("`{}` is not a committee name", event.committee))?
+        .ok_or_else(|| format!("`{}` is not a committee name", clean(&event.committee, 100)))?
         .to_owned();
     let payload = event
         .payload
@@ -521,7 +601,7 @@ fn read(event: &events::Event) -> Result<Read, String> {
                     "{n} is not of the event's committee {}",
                     event.committee
                 )),
-                None => Err(format!("`{n}` is not a member name")),
+                None => Err(format!("`{}` is not a member name", clean(n, 200))),
             })
             .collect()
     };
@@ -533,9 +613,11 @@ fn read(event: &events::Event) -> Result<Read, String> {
     if event.r#type == events::DutyPerformed::full_name() {
         let p = events::DutyPerformed::decode(payload)
             .map_err(|e| format!("unreadable DutyPerformed: {e}"))?;
+        // A day of the CPPCC, not after tomorrow (the producer's clock may
+        // be a little ahead).
         let day = match parse_date("date", p.date.as_ref()) {
-            Ok(Some(d)) if plausible(d, today()) => d,
-            Ok(Some(d)) => return Err(format!("date {d} is not a day of the CPPCC")),
+            Ok(Some(d)) if plausible(d, today()) && d <= today() + time::Duration::days(1) => d,
+            Ok(Some(d)) => return Err(format!("date {d} is not a day of the CPPCC up to today")),
             Ok(None) => return Err("has no date".to_owned()),
             Err(e) => return Err(e.message().to_owned()),
         };
@@ -544,32 +626,74 @@ fn read(event: &events::Event) -> Result<Read, String> {
             committee,
             kind: kind(p.kind)?,
             day,
-            evidence: truncate(&p.evidence, EVIDENCE_CHARS),
-            source: truncate(&p.source, SOURCE_CHARS),
+            evidence: clean(&p.evidence, EVIDENCE_CHARS),
+            source: clean(&p.source, SOURCE_CHARS),
         })
     } else if event.r#type == events::DutyWithdrawn::full_name() {
         let w = events::DutyWithdrawn::decode(payload)
             .map_err(|e| format!("unreadable DutyWithdrawn: {e}"))?;
+        let source = clean(&w.source, SOURCE_CHARS);
+        if source.is_empty() {
+            return Err("withdraws a credit without naming its source".to_owned());
+        }
         Ok(Read::Withdrawn {
             members: members(&w.members)?,
             committee,
             kind: kind(w.kind)?,
-            source: truncate(&w.source, SOURCE_CHARS),
-            reason: truncate(&w.reason, 500),
+            source,
+            reason: clean(&w.reason, 500),
         })
     } else {
-        Err(format!("the intake does not apply {} events", event.r#type))
+        Err(format!(
+            "the intake does not apply {} events",
+            clean(&event.r#type, 200)
+        ))
     }
 }
 
 /// Applies one response and moves the cursor to the one after it, in one
-/// transaction.
+/// transaction. Should the response fail as a whole (an event the
+/// database refuses), its events are applied one by one, each behind a
+/// savepoint, and the one that fails is set aside with the reason, so one
+/// bad event never stops the intake.
 pub async fn apply(
     db: &Database,
     actor: &Actor,
     producer: &str,
     from: &str,
     response: &events::WatchResponse,
+) -> Result<Applied, ServiceError> {
+    match apply_response(db, actor, producer, from, response, false).await {
+        Ok(applied) => Ok(applied),
+        Err(e) => {
+            tracing::warn!(
+                producer,
+                error = cause(&e),
+                "a response failed; applying its events one by one"
+            );
+            apply_response(db, actor, producer, from, response, true).await
+        }
+    }
+}
+
+/// The intake's view of one response being applied.
+struct Batch<'a> {
+    producer: &'a str,
+    /// The committee of each member the events name, if this service has it.
+    known: HashMap<Uuid, String>,
+    /// Entries waiting to be written.
+    pending: Vec<NewRecord>,
+    /// Entries written, to audit and publish.
+    written: Vec<NewRecord>,
+}
+
+async fn apply_response(
+    db: &Database,
+    actor: &Actor,
+    producer: &str,
+    from: &str,
+    response: &events::WatchResponse,
+    one_by_one: bool,
 ) -> Result<Applied, ServiceError> {
     let mut change = db.change(actor).await?;
     if !store::advance_cursor(change.conn(), producer, from, &response.cursor)
@@ -578,45 +702,125 @@ pub async fn apply(
     {
         return Ok(Applied::Moved);
     }
-    let mut reads = Vec::with_capacity(response.events.len());
-    let mut wanted = Vec::new();
-    for event in &response.events {
-        let read = read(event);
-        if let Ok(Read::Performed { members, .. } | Read::Withdrawn { members, .. }) = &read {
-            wanted.extend_from_slice(members);
-        }
-        reads.push(read);
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    let known: HashMap<Uuid, String> = store::member_committees(change.conn(), &wanted)
+    // Each event once, whatever it did the first time.
+    let ids: Vec<Uuid> = response
+        .events
+        .iter()
+        .map(|e| event_id(producer, e))
+        .collect();
+    let first_time: HashSet<Uuid> = store::claim_events(change.conn(), producer, &ids)
         .await
         .map_err(classify_db_error)?
         .into_iter()
         .collect();
-    let role = Role::Service.to_proto() as i16;
-    let mut pending: Vec<NewRecord> = Vec::new();
+    let events: Vec<(&events::Event, Uuid, Result<Read, String>)> = response
+        .events
+        .iter()
+        .zip(ids)
+        .filter(|(_, id)| first_time.contains(id))
+        .map(|(e, id)| (e, id, read(e)))
+        .collect();
+    let mut wanted: Vec<Uuid> = events
+        .iter()
+        .flat_map(|(_, _, r)| match r {
+            Ok(Read::Performed { members, .. } | Read::Withdrawn { members, .. }) => {
+                members.clone()
+            }
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut batch = Batch {
+        producer,
+        known: store::member_committees(change.conn(), &wanted)
+            .await
+            .map_err(classify_db_error)?
+            .into_iter()
+            .collect(),
+        pending: Vec::new(),
+        written: Vec::new(),
+    };
     let mut parked = 0;
-    for (event, read) in response.events.iter().zip(reads) {
-        let event_id = Uuid::try_parse(&event.id).ok();
+    for (event, id, read) in events {
         let read = match read {
             Ok(r) => r,
             Err(reason) => {
-                parked += park(&mut change, producer, event, event_id, &reason).await?;
+                parked += park(change.conn(), producer, event, id, &reason).await?;
                 continue;
             }
         };
-        let Some(event_id) = event_id else {
-            parked += park(
-                &mut change,
-                producer,
-                event,
-                None,
-                "the event's id is not a UUID",
-            )
-            .await?;
+        if !one_by_one {
+            parked += batch.apply(change.conn(), event, id, read).await?;
             continue;
+        }
+        let mut savepoint = sqlx::Connection::begin(change.conn())
+            .await
+            .map_err(classify_db_error)?;
+        let outcome = match batch.apply(&mut savepoint, event, id, read).await {
+            Ok(n) => batch.flush(&mut savepoint).await.map(|()| n),
+            Err(e) => Err(e),
         };
+        match outcome {
+            Ok(n) => {
+                savepoint.commit().await.map_err(classify_db_error)?;
+                parked += n;
+            }
+            // The database is away or busy: try the whole response later.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unavailable | ErrorKind::Aborted | ErrorKind::DeadlineExceeded
+                ) =>
+            {
+                return Err(e);
+            }
+            Err(e) => {
+                savepoint.rollback().await.map_err(classify_db_error)?;
+                batch.pending.clear();
+                parked += park(
+                    change.conn(),
+                    producer,
+                    event,
+                    id,
+                    &format!("refused: {}", cause(&e)),
+                )
+                .await?;
+            }
+        }
+    }
+    batch.flush(change.conn()).await?;
+    let now = OffsetDateTime::now_utc();
+    for r in batch.written.drain(..) {
+        let entry = record(&r.row(now));
+        let name = record_name(&r.committee, r.member, r.id);
+        change.audit(&r.committee, &name, None, Some(to_json(&entry)));
+        change.publish(
+            &r.committee,
+            &name,
+            &pb::DutyRecordAdded {
+                duty_record: Some(entry),
+            },
+        );
+    }
+    change.commit().await?;
+    Ok(Applied::Done {
+        events: first_time.len() as i64,
+        parked,
+    })
+}
+
+impl Batch<'_> {
+    /// Applies one event read; 1 if it was set aside (in part).
+    async fn apply(
+        &mut self,
+        conn: &mut PgConnection,
+        event: &events::Event,
+        id: Uuid,
+        read: Read,
+    ) -> Result<i64, ServiceError> {
+        let role = Role::Service.to_proto() as i16;
+        let recorded_by = clean(&event.actor, 200);
         match read {
             Read::Performed {
                 committee,
@@ -626,31 +830,32 @@ pub async fn apply(
                 evidence,
                 source,
             } => {
-                let (found, unknown) = sort_members(&known, &committee, members);
+                let (found, unknown) = sort_members(&self.known, &committee, members);
                 for member in found {
-                    pending.push(NewRecord {
+                    self.pending.push(NewRecord {
                         id: Uuid::now_v7(),
                         committee: committee.clone(),
                         member,
                         kind,
                         occurred_on: day,
                         evidence: evidence.clone(),
-                        source_service: producer.to_owned(),
-                        source_event: Some(event_id),
+                        source_service: self.producer.to_owned(),
+                        source_event: Some(id),
                         source: source.clone(),
                         reverses: None,
-                        recorded_by: event.actor.clone(),
+                        recorded_by: recorded_by.clone(),
                         recorded_role: role,
                         reason: String::new(),
                     });
                 }
-                if !unknown.is_empty() {
-                    let reason = format!(
-                        "credits members this service does not have: {}",
-                        unknown.join(", ")
-                    );
-                    parked += park(&mut change, producer, event, Some(event_id), &reason).await?;
+                if unknown.is_empty() {
+                    return Ok(0);
                 }
+                let reason = format!(
+                    "credits members this service does not have: {}",
+                    unknown.join(", ")
+                );
+                park(conn, self.producer, event, id, &reason).await
             }
             Read::Withdrawn {
                 committee,
@@ -660,51 +865,63 @@ pub async fn apply(
                 reason,
             } => {
                 // Credits made earlier in this response must be in place first.
-                flush(&mut change, &mut pending).await?;
-                if store::event_applied(change.conn(), producer, event_id)
-                    .await
-                    .map_err(classify_db_error)?
-                {
-                    continue;
-                }
-                let (found, unknown) = sort_members(&known, &committee, members);
+                self.flush(conn).await?;
+                let (found, unknown) = sort_members(&self.known, &committee, members);
                 let credited =
-                    store::credited(change.conn(), &committee, producer, &found, kind, &source)
+                    store::credited(conn, &committee, self.producer, &found, kind, &source)
                         .await
                         .map_err(classify_db_error)?;
                 for c in credited {
-                    pending.push(NewRecord {
+                    self.pending.push(NewRecord {
                         id: Uuid::now_v7(),
                         committee: committee.clone(),
                         member: c.member_id,
                         kind,
                         occurred_on: c.occurred_on,
                         evidence: c.evidence,
-                        source_service: producer.to_owned(),
-                        source_event: Some(event_id),
+                        source_service: self.producer.to_owned(),
+                        source_event: Some(id),
                         source: c.source,
                         reverses: Some(c.id),
-                        recorded_by: event.actor.clone(),
+                        recorded_by: recorded_by.clone(),
                         recorded_role: role,
                         reason: reason.clone(),
                     });
                 }
-                if !unknown.is_empty() {
-                    let reason = format!(
-                        "withdraws credit of members this service does not have: {}",
-                        unknown.join(", ")
-                    );
-                    parked += park(&mut change, producer, event, Some(event_id), &reason).await?;
+                if unknown.is_empty() {
+                    return Ok(0);
                 }
+                let reason = format!(
+                    "withdraws credit of members this service does not have: {}",
+                    unknown.join(", ")
+                );
+                park(conn, self.producer, event, id, &reason).await
             }
         }
     }
-    flush(&mut change, &mut pending).await?;
-    change.commit().await?;
-    Ok(Applied::Done {
-        events: response.events.len() as i64,
-        parked,
-    })
+
+    /// Writes the pending entries; those written wait to be audited.
+    async fn flush(&mut self, conn: &mut PgConnection) -> Result<(), ServiceError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let inserted: HashSet<Uuid> = store::insert_many(conn, &self.pending)
+            .await
+            .map_err(classify_db_error)?
+            .into_iter()
+            .collect();
+        self.written
+            .extend(self.pending.drain(..).filter(|r| inserted.contains(&r.id)));
+        Ok(())
+    }
+}
+
+/// An error with its cause, for the office (parked events) and the logs.
+fn cause(e: &ServiceError) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => format!("{}: {source}", e.message()),
+        None => e.message().to_owned(),
+    }
 }
 
 /// The members of the committee this service knows, and the names of the
@@ -724,56 +941,31 @@ fn sort_members(
     (found, unknown)
 }
 
-/// Writes the pending entries, with their audit rows and events.
-async fn flush(
-    change: &mut cppcc_kit::change::Change,
-    pending: &mut Vec<NewRecord>,
-) -> Result<(), ServiceError> {
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let inserted = store::insert_many(change.conn(), pending)
-        .await
-        .map_err(classify_db_error)?;
-    let now = OffsetDateTime::now_utc();
-    for r in pending.drain(..).filter(|r| inserted.contains(&r.id)) {
-        let entry = record(&r.row(now));
-        let name = record_name(&r.committee, r.member, r.id);
-        change.audit(&r.committee, &name, None, Some(to_json(&entry)));
-        change.publish(
-            &r.committee,
-            &name,
-            &pb::DutyRecordAdded {
-                duty_record: Some(entry),
-            },
-        );
-    }
-    Ok(())
-}
-
 /// Sets an event aside; 1 if it was not set aside before.
 async fn park(
-    change: &mut cppcc_kit::change::Change,
+    conn: &mut PgConnection,
     producer: &str,
     event: &events::Event,
-    id: Option<Uuid>,
+    id: Uuid,
     reason: &str,
 ) -> Result<i64, ServiceError> {
     tracing::warn!(producer, event = %event.id, reason, "duty event set aside");
-    let committee = committee_id(&event.committee).unwrap_or(&event.committee);
+    let committee = committee_id(&event.committee)
+        .map(str::to_owned)
+        .unwrap_or_else(|| clean(&event.committee, 100));
     let payload = event
         .payload
         .as_ref()
         .map(|a| a.value.as_slice())
         .unwrap_or_default();
     let new = store::park(
-        change.conn(),
+        conn,
         producer,
-        id.unwrap_or_else(Uuid::now_v7),
-        &event.r#type,
-        committee,
+        id,
+        &clean(&event.r#type, 200),
+        &committee,
         payload,
-        reason,
+        &clean(reason, 2000),
     )
     .await
     .map_err(classify_db_error)?;

@@ -313,9 +313,10 @@ impl DutyRecordService for DutyRecordApi {
                 .map_err(classify_db_error)?;
             let found = self
                 .read(&mut conn, &existing.committee, existing.parent, existing.id)
-                .await?;
+                .await?
+                .ok_or_else(|| ServiceError::internal("the entry a request id names is gone"))?;
             return Ok(Response::new(pb::CreateDutyRecordResponse {
-                duty_record: found,
+                duty_record: Some(found),
             }));
         }
         let status = store::member_statuses(change.conn(), &member.committee, &[member.id])
@@ -438,9 +439,21 @@ impl DutyRecordService for DutyRecordApi {
             .zip(&ids)
             .map(|((member, entry), id)| entry.record(*id, &committee, member, &actor))
             .collect();
-        store::insert_many(change.conn(), &records)
+        let inserted = store::insert_many(change.conn(), &records)
             .await
             .map_err(classify_db_error)?;
+        if inserted.len() != records.len() {
+            // The request id was used for another sheet long enough ago that
+            // its claim has been forgotten, but its entries are still there.
+            return Err(ServiceError::already_exists(
+                &req.parent,
+                format!(
+                    "request id {} was used for entries recorded before; use a new UUID for a new sheet",
+                    req.request_id
+                ),
+            )
+            .into());
+        }
         let rows = store::records(change.conn(), &committee, &ids)
             .await
             .map_err(classify_db_error)?;
@@ -600,15 +613,22 @@ impl DutyRecordService for DutyRecordApi {
             )
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
-        let (is_reversal, reversed) =
-            store::lock(change.conn(), &name.committee, name.parent, name.id)
-                .await
-                .map_err(classify_db_error)?
-                .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        let before = self
-            .written(&mut change, &name.committee, name.parent, name.id)
-            .await?;
-        if is_reversal {
+        if !store::lock(change.conn(), &name.committee, name.parent, name.id)
+            .await
+            .map_err(classify_db_error)?
+        {
+            return Err(ServiceError::not_found(&req.name).into());
+        }
+        // Read after the lock: a reversal that committed while this call
+        // waited is seen.
+        let original = store::records(change.conn(), &name.committee, &[name.id])
+            .await
+            .map_err(classify_db_error)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::not_found(&req.name))?;
+        let before = record(&original);
+        if original.reverses.is_some() {
             return Err(ServiceError::failed_precondition(
                 "IS_REVERSAL",
                 &req.name,
@@ -619,27 +639,20 @@ impl DutyRecordService for DutyRecordApi {
             )
             .into());
         }
-        if reversed {
-            return Err(ServiceError::failed_precondition(
+        let already = |by: &str| {
+            ServiceError::failed_precondition(
                 "ALREADY_REVERSED",
                 &req.name,
-                format!(
-                    "{} was reversed already, by {}",
-                    req.name, before.reversed_by
-                ),
+                format!("{} was reversed already, by {by}", req.name),
             )
-            .with_metadata("reversed_by", before.reversed_by.clone())
-            .into());
+            .with_metadata("reversed_by", by)
+        };
+        if original.reversed_by.is_some() {
+            return Err(already(&before.reversed_by).into());
         }
         let id = Uuid::now_v7();
         let reversal_name = record_name(&name.committee, name.parent, id);
-        let original = store::records(change.conn(), &name.committee, &[name.id])
-            .await
-            .map_err(classify_db_error)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        store::insert(
+        let inserted = store::insert(
             change.conn(),
             &NewRecord {
                 id,
@@ -659,6 +672,9 @@ impl DutyRecordService for DutyRecordApi {
         )
         .await
         .map_err(classify_db_error)?;
+        if !inserted {
+            return Err(already("another reversal").into());
+        }
         let reversal = self
             .written(&mut change, &name.committee, name.parent, id)
             .await?;

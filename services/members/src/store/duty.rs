@@ -123,18 +123,16 @@ pub async fn records(
     .map(|rows| rows.into_iter().filter(|r| r.committee_id == committee).collect())
 }
 
-/// Locks an entry of a member; whether it is a reversal, and whether it is
-/// reversed already.
+/// Locks an entry of a member of a committee; whether it exists.
 pub async fn lock(
     conn: &mut PgConnection,
     committee: &str,
     member: Uuid,
     id: Uuid,
-) -> Result<Option<(bool, bool)>, sqlx::Error> {
-    let row = sqlx::query!(
-        r#"SELECT d.reverses IS NOT NULL AS "is_reversal!",
-                  EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id) AS "reversed!"
-           FROM members.duty_record d WHERE d.committee_id = $1 AND d.member_id = $2 AND d.id = $3
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query_scalar!(
+        r#"SELECT 1 AS "found!" FROM members.duty_record d
+           WHERE d.committee_id = $1 AND d.member_id = $2 AND d.id = $3
            FOR UPDATE"#,
         committee,
         member,
@@ -142,7 +140,7 @@ pub async fn lock(
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| (r.is_reversal, r.reversed)))
+    Ok(found.is_some())
 }
 
 /// The entries an event from `producer` credited, for a withdrawal: those of
@@ -475,18 +473,24 @@ pub async fn insert_many(
     .await
 }
 
-/// Whether an event of `producer` was applied already (it left entries).
-pub async fn event_applied(
+/// Takes events of `producer`: those never taken before (of `events`).
+pub async fn claim_events(
     conn: &mut PgConnection,
     producer: &str,
-    event: Uuid,
-) -> Result<bool, sqlx::Error> {
+    events: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM members.duty_record WHERE source_service = $1 AND source_event = $2) AS "applied!""#,
+        "INSERT INTO members.intake_event (producer, event_id)
+         SELECT $1, e FROM UNNEST($2::uuid[]) AS t(e)
+         ON CONFLICT DO NOTHING
+         RETURNING event_id",
         producer,
-        event,
+        events,
     )
-    .fetch_one(conn)
+    .fetch_all(conn)
     .await
 }
 

@@ -392,3 +392,128 @@ async fn unknown_members_are_set_aside_withdrawals_reverse_and_a_producer_outage
     consumer.stop().await.unwrap();
     producer.stop().await;
 }
+
+#[tokio::test]
+async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone() {
+    let (suite, seed) = Suite::seeded().await;
+    let mut m = suite.members(&admin());
+    let a = create(&mut m, member("甲委员", 1, &seed.party))
+        .await
+        .unwrap();
+    let producer = ProducerService::start(&suite.db).await;
+    let consumer = start_members(&suite.db, &producer).await;
+    let source = "committees/suixian/proposals/7";
+
+    // A withdrawal that finds nothing to reverse, then a credit for the same
+    // proposal: replayed later, the withdrawal must not take the credit back.
+    producer
+        .withdrawn(events::DutyWithdrawn {
+            members: vec![a.name.clone()],
+            kind: DutyKind::ProposalSubmitted as i32,
+            source: source.into(),
+            reason: "撤回".into(),
+        })
+        .await;
+    producer
+        .performed(vec![events::DutyPerformed {
+            members: vec![a.name.clone()],
+            kind: DutyKind::ProposalSubmitted as i32,
+            date: day(2023, 3, 1),
+            evidence: "再次提交\u{0}的提案".into(),
+            source: source.into(),
+        }])
+        .await;
+    // A withdrawal naming no source would match every source-less credit: set aside.
+    producer
+        .withdrawn(events::DutyWithdrawn {
+            members: vec![a.name.clone()],
+            kind: DutyKind::ProposalSubmitted as i32,
+            source: String::new(),
+            reason: "?".into(),
+        })
+        .await;
+    until("the credit", || async { applied(&suite.db).await == 1 }).await;
+    let evidence: String = sqlx::query_scalar("SELECT evidence FROM members.duty_record")
+        .fetch_one(&mut suite.db.admin().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        evidence, "再次提交的提案",
+        "control characters are dropped, not refused"
+    );
+
+    // An event the database refuses (a trigger standing in for any such
+    // fault) is set aside alone; the events around it in the same response apply.
+    let mut admin_conn = suite.db.admin().await;
+    sqlx::raw_sql(
+        "CREATE FUNCTION members.refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.evidence = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse_poison BEFORE INSERT ON members.duty_record
+             FOR EACH ROW EXECUTE FUNCTION members.refuse_poison();",
+    )
+    .execute(&mut admin_conn)
+    .await
+    .unwrap();
+    let with = |evidence: &str, n: usize| events::DutyPerformed {
+        evidence: evidence.into(),
+        ..performed(&a.name, n)
+    };
+    producer
+        .performed(vec![with("good", 1), with("poison", 2), with("good", 3)])
+        .await;
+    until("the good events", || async {
+        applied(&suite.db).await == 3
+    })
+    .await;
+    let parked: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM members.parked_event ORDER BY park_time")
+            .fetch_all(&mut admin_conn)
+            .await
+            .unwrap();
+    assert_eq!(parked.len(), 2, "{parked:?}");
+    assert!(
+        parked[0].contains("without naming its source"),
+        "{parked:?}"
+    );
+    assert!(parked[1].contains("poisoned"), "{parked:?}");
+
+    // Replay everything from the start: nothing changes.
+    consumer.stop().await.unwrap();
+    sqlx::query("DELETE FROM members.intake_cursor")
+        .execute(&mut admin_conn)
+        .await
+        .unwrap();
+    let consumer = start_members(&suite.db, &producer).await;
+    let last: i64 = sqlx::query_scalar("SELECT max(seq) FROM producer.outbox")
+        .fetch_one(&mut admin_conn)
+        .await
+        .unwrap();
+    until("the replay", || {
+        let db = suite.db.clone();
+        async move {
+            let cursor: Option<String> =
+                sqlx::query_scalar("SELECT cursor FROM members.intake_cursor")
+                    .fetch_optional(&mut db.admin().await)
+                    .await
+                    .unwrap();
+            cursor == Some(last.to_string())
+        }
+    })
+    .await;
+    assert_eq!(applied(&suite.db).await, 3);
+    let reversals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM members.duty_record WHERE reverses IS NOT NULL")
+            .fetch_one(&mut admin_conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        reversals, 0,
+        "the old withdrawal did not take back the newer credit"
+    );
+    let parked_again: i64 = sqlx::query_scalar("SELECT count(*) FROM members.parked_event")
+        .fetch_one(&mut admin_conn)
+        .await
+        .unwrap();
+    assert_eq!(parked_again, 2);
+    consumer.stop().await.unwrap();
+}
