@@ -349,13 +349,15 @@ impl Violations {
     fn into_error(self) -> ServiceError {
         let message = match self.0.as_slice() {
             [one] => format!("{}: {}", one.field, one.description),
+            // Every field with what is wrong with it: not every client shows
+            // the BadRequest details.
             many => format!(
                 "{} invalid fields: {}",
                 many.len(),
                 many.iter()
-                    .map(|v| v.field.as_str())
+                    .map(|v| format!("{}: {}", v.field, v.description))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join("; ")
             ),
         };
         let mut e = ServiceError::new(ErrorKind::InvalidArgument, "INVALID_ARGUMENT", message);
@@ -377,7 +379,7 @@ mod tests {
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(
             status.message(),
-            "2 invalid fields: member.display_name, member.id_number"
+            "2 invalid fields: member.display_name: must not be empty; member.id_number: check digit is wrong"
         );
         let bad = status.get_details_bad_request().unwrap();
         assert_eq!(bad.field_violations.len(), 2);

@@ -309,7 +309,7 @@ fn decode_token(
     let token: Token = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if token.q != fingerprint {
         return Err(
-            "belongs to a different query; send the same parent, filter and order_by as the call that returned it"
+            "belongs to a different query; send the same fields (all but page_size and page_token) as the call that returned it"
                 .into(),
         );
     }
