@@ -6,9 +6,12 @@
 //!
 //! ```text
 //! Nominated --agree--> Agreed --approve--> Approved --end--> Ended
-//!     |                   |
+//!     |                   |                      \--supersede--^
 //!     +------reject-------+---------> Rejected
 //! ```
+//!
+//! Superseding is what approving a new convener does to the one in force:
+//! it is taken by the hands that approve.
 //!
 //! Who takes each step, as roles of the suite: the office's staff (or the
 //! office) record the township party committee's nomination; the office
@@ -36,6 +39,8 @@ pub enum Step {
     Approve,
     Reject,
     End,
+    /// Ended because a new convener was approved.
+    Supersede,
 }
 
 /// Why a step was refused.
@@ -80,6 +85,7 @@ impl ConvenerState {
             (Nominated, Step::Agree) | (Nominated, Step::Reject) => Some(&[Role::Admin]),
             (Agreed, Step::Approve) | (Agreed, Step::Reject) => Some(&[Role::Leader]),
             (Approved, Step::End) => Some(&[Role::Admin]),
+            (Approved, Step::Supersede) => Some(&[Role::Leader]),
             _ => None,
         }
     }
@@ -114,7 +120,7 @@ impl ConvenerState {
             Step::Agree => ConvenerState::Agreed,
             Step::Approve => ConvenerState::Approved,
             Step::Reject => ConvenerState::Rejected,
-            Step::End => ConvenerState::Ended,
+            Step::End | Step::Supersede => ConvenerState::Ended,
         })
     }
 
@@ -153,6 +159,7 @@ impl std::fmt::Display for Step {
             Step::Approve => "approve",
             Step::Reject => "reject",
             Step::End => "end",
+            Step::Supersede => "supersede",
         })
     }
 }
@@ -162,16 +169,23 @@ mod tests {
     use super::ConvenerState::*;
     use super::*;
 
-    const STEPS: [Step; 4] = [Step::Agree, Step::Approve, Step::Reject, Step::End];
+    const STEPS: [Step; 5] = [
+        Step::Agree,
+        Step::Approve,
+        Step::Reject,
+        Step::End,
+        Step::Supersede,
+    ];
 
     #[test]
     fn every_step_from_every_state_by_every_role_is_decided() {
-        let legal: [(ConvenerState, Step, Role, ConvenerState); 5] = [
+        let legal: [(ConvenerState, Step, Role, ConvenerState); 6] = [
             (Nominated, Step::Agree, Role::Admin, Agreed),
             (Nominated, Step::Reject, Role::Admin, Rejected),
             (Agreed, Step::Approve, Role::Leader, Approved),
             (Agreed, Step::Reject, Role::Leader, Rejected),
             (Approved, Step::End, Role::Admin, Ended),
+            (Approved, Step::Supersede, Role::Leader, Ended),
         ];
         for from in ConvenerState::ALL {
             for step in STEPS {

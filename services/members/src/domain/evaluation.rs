@@ -214,12 +214,24 @@ impl Rules {
                 errors.add(field("display_name"), e);
             }
             errors.check(g.kinds.is_empty(), &field("kinds"), "names no kind");
-            for k in &g.kinds {
-                errors.check(
-                    duty_kind(*k).is_none(),
-                    &field("kinds"),
-                    format!("{k} is not a DutyKind"),
-                );
+            for (j, k) in g.kinds.iter().enumerate() {
+                let problem = match duty_kind(*k) {
+                    None => Some(format!("{k} is not a DutyKind")),
+                    Some(kind) if g.kinds[..j].contains(k) => {
+                        Some(format!("{} is listed twice", kind.as_str_name()))
+                    }
+                    // Points of a kind that scores nothing could never count.
+                    Some(kind) if !p.kind_rules.iter().any(|r| r.kind == *k && r.points > 0) => {
+                        Some(format!(
+                            "{} scores no points in kind_rules, so it could never count",
+                            kind.as_str_name()
+                        ))
+                    }
+                    Some(_) => None,
+                };
+                if let Some(problem) = problem {
+                    errors.add(field("kinds"), problem);
+                }
             }
             errors.check(
                 g.min_points < 0,
@@ -332,12 +344,18 @@ impl Rules {
             }
         }
         lines.sort_by_key(|l| l.kind);
-        let total = lines.iter().map(|l| l.points).sum();
+        let total = lines
+            .iter()
+            .fold(0i32, |sum, l| sum.saturating_add(l.points));
         let grade = self.grade(total);
         let four_goods = grade == Grade::Excellent
             && !self.four_goods.is_empty()
             && self.four_goods.iter().all(|g| {
-                let earned: i32 = g.kinds.iter().filter_map(|k| points_by_kind.get(k)).sum();
+                let earned = g
+                    .kinds
+                    .iter()
+                    .filter_map(|k| points_by_kind.get(k))
+                    .fold(0i32, |sum, p| sum.saturating_add(*p));
                 earned >= g.min_points
             });
         Score {
@@ -499,6 +517,32 @@ mod tests {
             ]
         );
         assert!(e.field_violations()[2].description.contains("overlap"));
+    }
+
+    #[test]
+    fn a_good_counts_each_scoring_kind_once() {
+        let mut p = Rules::defaults().to_proto();
+        let kind = DutyKind::OpinionAdopted as i32;
+        p.four_goods[0].kinds = vec![kind, kind, DutyKind::MeetingExcused as i32];
+        let e = Rules::from_proto(&p).unwrap_err();
+        let problems: Vec<_> = e
+            .field_violations()
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    "rules.four_goods[0].kinds",
+                    "DUTY_KIND_OPINION_ADOPTED is listed twice"
+                ),
+                (
+                    "rules.four_goods[0].kinds",
+                    "DUTY_KIND_MEETING_EXCUSED scores no points in kind_rules, so it could never count"
+                ),
+            ]
+        );
     }
 
     #[test]

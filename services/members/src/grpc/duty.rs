@@ -24,7 +24,7 @@ use crate::domain::member::plausible;
 use crate::domain::status::MemberStatus;
 use crate::domain::text;
 use crate::intake::IntakeStatus;
-use crate::store::duty::{self as store, NewRecord, RecordRow};
+use crate::store::duty::{self as store, NewRecord, RecordRow, TenureRow};
 use crate::store::members as member_store;
 
 /// Who records entries and reverses them: the office and its staff.
@@ -94,7 +94,10 @@ pub(crate) fn duty_date(field: &str, given: Option<&common::Date>) -> Result<Dat
         Ok(Some(d)) if plausible(d, today()) && d <= today() => Ok(d),
         Ok(Some(_)) => Err("must be a day between 1949-09-21 and today".to_owned()),
         Ok(None) => Err("required".to_owned()),
-        Err(e) => Err(e.message().to_owned()),
+        Err(e) => Err(e
+            .field_violations()
+            .first()
+            .map_or_else(|| e.message().to_owned(), |v| v.description.clone())),
     }
 }
 
@@ -161,22 +164,43 @@ impl Entry {
     }
 }
 
-/// `FAILED_PRECONDITION` unless the member (`NOT_FOUND` if `None`) is in
-/// office: entries are recorded for members in office only.
-fn in_office(member: &str, status: Option<i16>) -> Result<(), ServiceError> {
-    let status = status.ok_or_else(|| ServiceError::not_found(member))?;
-    let status = MemberStatus::from_number(status)
-        .ok_or_else(|| ServiceError::internal("unknown member status"))?;
-    if status == MemberStatus::Active {
-        return Ok(());
+/// Whether `member` was in office on `day`, as entries need: `NOT_FOUND`
+/// if the committee does not have it, `INVALID_ARGUMENT` on `field` for a
+/// day before it joined, `FAILED_PRECONDITION` for a day after it left
+/// office (an entry for a day it served may be recorded after it left).
+fn in_office_on(
+    member: &str,
+    tenure: Option<&TenureRow>,
+    day: Date,
+    field: &str,
+) -> Result<(), ServiceError> {
+    let tenure = tenure.ok_or_else(|| ServiceError::not_found(member))?;
+    if let Some(joined) = tenure.join_date
+        && day < joined
+    {
+        return Err(ServiceError::invalid(
+            field,
+            format!("{day} is before {member} joined the committee ({joined})"),
+        ));
     }
-    let state = status.to_proto().as_str_name();
-    Err(ServiceError::failed_precondition(
-        "MEMBER_NOT_ACTIVE",
-        member,
-        format!("{member} is {state}: entries are recorded only for members in office"),
-    )
-    .with_metadata("current_state", state))
+    let status = MemberStatus::from_number(tenure.status)
+        .ok_or_else(|| ServiceError::internal("unknown member status"))?;
+    match (status.is_final(), tenure.left_on) {
+        (false, _) => Ok(()),
+        (true, Some(left)) if day < left => Ok(()),
+        (true, left) => {
+            let state = status.to_proto().as_str_name();
+            let left = left.map(|d| format!(" since {d}")).unwrap_or_default();
+            Err(ServiceError::failed_precondition(
+                "MEMBER_NOT_ACTIVE",
+                member,
+                format!(
+                    "{member} is {state}{left}: entries are recorded for the days it was in office"
+                ),
+            )
+            .with_metadata("current_state", state))
+        }
+    }
 }
 
 /// The ids of a batch's entries: derived from its request id, so a retry
@@ -319,10 +343,10 @@ impl DutyRecordService for DutyRecordApi {
                 duty_record: Some(found),
             }));
         }
-        let status = store::member_statuses(change.conn(), &member.committee, &[member.id])
+        let tenure = store::tenures(change.conn(), &member.committee, &[member.id])
             .await
             .map_err(classify_db_error)?;
-        in_office(&req.parent, status.first().map(|s| s.1))?;
+        in_office_on(&req.parent, tenure.first(), entry.day, "duty_record.date")?;
         store::insert(
             change.conn(),
             &entry.record(id, &member.committee, member.id, &actor),
@@ -427,12 +451,14 @@ impl DutyRecordService for DutyRecordApi {
         let mut wanted: Vec<Uuid> = entries.iter().map(|(m, _)| *m).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let statuses = store::member_statuses(change.conn(), &committee, &wanted)
+        let tenures = store::tenures(change.conn(), &committee, &wanted)
             .await
             .map_err(classify_db_error)?;
-        for m in &wanted {
-            let status = statuses.iter().find(|(id, _)| id == m).map(|s| s.1);
-            in_office(&ChildName::format(&committee, "members", *m), status)?;
+        for (i, (m, entry)) in entries.iter().enumerate() {
+            let tenure = tenures.iter().find(|t| t.id == *m);
+            let field = format!("requests[{i}].duty_record.date");
+            in_office_on(&req.requests[i].parent, tenure, entry.day, &field)
+                .map_err(|e| e.with_metadata("request", format!("requests[{i}]")))?;
         }
         let records: Vec<NewRecord> = entries
             .into_iter()

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Acquire as _, PgConnection};
-use time::{Date, Month};
+use time::{Date, Month, OffsetDateTime};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::evaluation_service_server::EvaluationService;
 
 use super::duty::{DUTY_READERS, record_name};
-use super::{READERS, Shared, committee_resource};
+use super::{READERS, Shared, committee_resource, today};
 use crate::domain::evaluation::{Entries, Rules, Score, five_ones, ranks};
 use crate::store::committees as committee_store;
 use crate::store::duty::{self as duty_store};
@@ -60,6 +60,18 @@ struct Year {
     year: i32,
     first: Date,
     last: Date,
+}
+
+/// A year that has begun (evaluations, five ones, statistics).
+fn past_year(field: &str, y: i32) -> Result<Year, ServiceError> {
+    let this = today().year();
+    if (1949..=this).contains(&y) {
+        return year(field, y);
+    }
+    Err(ServiceError::invalid(
+        field,
+        format!("{y} is not a year of the CPPCC up to this one ({this})"),
+    ))
 }
 
 fn year(field: &str, year: i32) -> Result<Year, ServiceError> {
@@ -149,23 +161,25 @@ struct Evaluated {
     sector_rank: i32,
 }
 
-/// One snapshot of a committee's year: who is evaluated, each one's
-/// standing entries per kind, and the rules.
+/// One snapshot of a committee's year: who is evaluated (the members in
+/// office at some time in it), and each one's standing entries per kind.
 struct Snapshot {
     members: Vec<EvaluatedRow>,
     entries: HashMap<Uuid, BTreeMap<i32, Entries>>,
 }
 
 impl Snapshot {
+    /// The year as recorded by `as_of` (within the transaction's snapshot).
     async fn read(
         conn: &mut PgConnection,
         committee: &str,
         year: Year,
+        as_of: OffsetDateTime,
     ) -> Result<Snapshot, ServiceError> {
-        let members = store::evaluated_members(conn, committee, year.first, year.last)
+        let members = store::evaluated_members(conn, committee, year.first, year.last, as_of)
             .await
             .map_err(classify_db_error)?;
-        let counts = duty_store::standing_counts(conn, committee, year.first, year.last)
+        let counts = duty_store::standing_counts(conn, committee, year.first, year.last, as_of)
             .await
             .map_err(classify_db_error)?;
         let mut entries: HashMap<Uuid, BTreeMap<i32, Entries>> = HashMap::new();
@@ -290,33 +304,66 @@ fn evaluation_message(
     }
 }
 
-/// Lists computed whole, paged by position.
+/// Lists computed whole, paged by position in a list computed as the
+/// data stood when the first page was asked for (`as_of`): later pages are
+/// computed from the same entries, so none is skipped or repeated while
+/// new entries arrive.
 const POSITIONS: ListSpec = ListSpec {
     filter_fields: &[],
-    order_fields: &[OrderField {
-        name: "position",
-        sql: "position",
-        kind: KeyKind::Int,
-    }],
-    default_order: "position",
+    order_fields: &[
+        OrderField {
+            name: "as_of",
+            sql: "as_of",
+            kind: KeyKind::Time,
+        },
+        OrderField {
+            name: "position",
+            sql: "position",
+            kind: KeyKind::Int,
+        },
+    ],
+    default_order: "as_of, position",
     tie_break: None,
 };
 
 struct At<T> {
+    as_of: OffsetDateTime,
     position: i64,
     item: T,
 }
 
 impl<T> Keyed for At<T> {
-    fn key(&self, _field: &str) -> Key {
-        Key::Int(self.position)
+    fn key(&self, field: &str) -> Key {
+        match field {
+            "as_of" => Key::Time(self.as_of),
+            _ => Key::Int(self.position),
+        }
     }
 }
 
+/// When the list being paged was computed: the first page's time, carried
+/// by the token; for a first page, the transaction's.
+async fn as_of(query: &ListQuery, conn: &mut PgConnection) -> Result<OffsetDateTime, ServiceError> {
+    match query.after() {
+        Some([Key::Time(t), _]) => Ok(*t),
+        _ => transaction_time(conn).await,
+    }
+}
+
+async fn transaction_time(conn: &mut PgConnection) -> Result<OffsetDateTime, ServiceError> {
+    sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(conn)
+        .await
+        .map_err(classify_db_error)
+}
+
 /// One page of a computed list, and the token for the next.
-fn page_of<T>(query: &ListQuery, items: Vec<T>) -> (Vec<T>, String) {
+fn page_of<T>(query: &ListQuery, as_of: OffsetDateTime, items: Vec<T>) -> (Vec<T>, String) {
     let start = match query.after() {
-        Some([Key::Int(n)]) => usize::try_from(*n + 1).unwrap_or(0),
+        Some([_, Key::Int(n)]) => n
+            .checked_add(1)
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(usize::MAX),
         _ => 0,
     };
     let rows: Vec<At<T>> = items
@@ -325,6 +372,7 @@ fn page_of<T>(query: &ListQuery, items: Vec<T>) -> (Vec<T>, String) {
         .skip(start)
         .take(query.limit + 1)
         .map(|(i, item)| At {
+            as_of,
             position: i as i64,
             item,
         })
@@ -369,6 +417,29 @@ async fn committee(
         .ok_or_else(|| ServiceError::not_found(committee_resource(id)))
 }
 
+/// Why a member has no evaluation (or five ones) for a year: it does not
+/// exist, or was not in office in it.
+async fn not_evaluated(
+    conn: &mut PgConnection,
+    committee: &str,
+    member: Uuid,
+    name: &str,
+    year: Year,
+) -> ServiceError {
+    match crate::store::members::get_many(conn, committee, &[member]).await {
+        Ok(found) if found.is_empty() => ServiceError::not_found(name),
+        Ok(_) => ServiceError::failed_precondition(
+            "NOT_IN_OFFICE",
+            name,
+            format!(
+                "{name} was not in office in {}: nothing is counted for it",
+                year.year
+            ),
+        ),
+        Err(e) => classify_db_error(e),
+    }
+}
+
 fn count(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -398,7 +469,11 @@ impl EvaluationService for EvaluationApi {
         let rules = Rules::from_proto(input)?;
         let stored = serde_json::to_value(&rules).map_err(ServiceError::internal)?;
         let mut change = self.shared.db.change(&actor).await?;
-        committee(change.conn(), &committee_id).await?;
+        // The committee's row serialises the first rules of a year too.
+        committee_store::get_for_update(change.conn(), &committee_id)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::not_found(committee_resource(&committee_id)))?;
         let current = store::lock_rules(change.conn(), &committee_id, year.year)
             .await
             .map_err(classify_db_error)?;
@@ -466,7 +541,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetMemberEvaluationResponse>, Status> {
         let req = request.get_ref();
         let member = ChildName::parse_field("member", &req.member, "members")?;
-        let year = year("year", req.year)?;
+        let year = past_year("year", req.year)?;
         let actor = self
             .shared
             .caller(
@@ -483,25 +558,15 @@ impl EvaluationService for EvaluationApi {
         let mut tx = snapshot_tx(&self.shared).await?;
         let conn = tx.acquire().await.map_err(classify_db_error)?;
         let in_force = rules_in_force(conn, &member.committee, year.year).await?;
-        let snapshot = Snapshot::read(conn, &member.committee, year).await?;
+        let now = transaction_time(conn).await?;
+        let snapshot = Snapshot::read(conn, &member.committee, year, now).await?;
         let mut all = snapshot.evaluate(&in_force.rules);
         let Some(position) = all.iter().position(|e| e.member.id == member.id) else {
-            let exists = !crate::store::members::get_many(conn, &member.committee, &[member.id])
-                .await
-                .map_err(classify_db_error)?
-                .is_empty();
-            if !exists {
-                return Err(ServiceError::not_found(&req.member).into());
-            }
-            return Err(ServiceError::failed_precondition(
-                "NOT_IN_OFFICE",
-                &req.member,
-                format!(
-                    "{} was not in office in {}: there is no evaluation",
-                    req.member, year.year
-                ),
-            )
-            .into());
+            return Err(
+                not_evaluated(conn, &member.committee, member.id, &req.member, year)
+                    .await
+                    .into(),
+            );
         };
         // The same entries again, with their ids, so each point traces to them.
         let ids = duty_store::standing_ids(conn, member.id, year.first, year.last)
@@ -537,7 +602,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::ListMemberEvaluationsResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("parent", &req.parent)?.to_owned();
-        let year = year("year", req.year)?;
+        let year = past_year("year", req.year)?;
         let sector = match req.sector.as_str() {
             "" => None,
             s => Some(ChildName::parse_field("sector", s, "sectors")?),
@@ -587,7 +652,8 @@ impl EvaluationService for EvaluationApi {
         let conn = tx.acquire().await.map_err(classify_db_error)?;
         committee(conn, &committee_id).await?;
         let in_force = rules_in_force(conn, &committee_id, year.year).await?;
-        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
+        let as_of = as_of(&query, conn).await?;
+        let snapshot = Snapshot::read(conn, &committee_id, year, as_of).await?;
         let mut all = snapshot.evaluate(&in_force.rules);
         // Highest first; equal scores keep the order of surname strokes.
         all.sort_by_key(|e| e.committee_rank);
@@ -598,7 +664,7 @@ impl EvaluationService for EvaluationApi {
             .filter(|e| !req.four_goods_only || e.score.four_goods)
             .collect();
         let total_size = count(matching.len() as i64);
-        let (page, next_page_token) = page_of(&query, matching);
+        let (page, next_page_token) = page_of(&query, as_of, matching);
         Ok(Response::new(pb::ListMemberEvaluationsResponse {
             evaluations: page
                 .iter()
@@ -619,7 +685,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetFiveOnesResponse>, Status> {
         let req = request.get_ref();
         let member = ChildName::parse_field("member", &req.member, "members")?;
-        let year = year("year", req.year)?;
+        let year = past_year("year", req.year)?;
         let actor = self
             .shared
             .caller(
@@ -635,28 +701,21 @@ impl EvaluationService for EvaluationApi {
             .await?;
         let mut tx = snapshot_tx(&self.shared).await?;
         let conn = tx.acquire().await.map_err(classify_db_error)?;
-        let row = crate::store::members::get_many(conn, &member.committee, &[member.id])
-            .await
-            .map_err(classify_db_error)?
+        let now = transaction_time(conn).await?;
+        let snapshot = Snapshot::read(conn, &member.committee, year, now).await?;
+        let Some(five) = snapshot
+            .five_ones(&member.committee, year.year)
             .into_iter()
-            .next()
-            .ok_or_else(|| ServiceError::not_found(&req.member))?;
-        let kinds = duty_store::standing_ids(conn, member.id, year.first, year.last)
-            .await
-            .map_err(classify_db_error)?;
-        let done = five_ones(|k| kinds.iter().any(|r| i32::from(r.kind) == k as i32));
-        let evaluated = EvaluatedRow {
-            id: row.id,
-            display_name: row.display_name,
-            sector_id: row.sector_id,
+            .find(|f| f.member == req.member)
+        else {
+            return Err(
+                not_evaluated(conn, &member.committee, member.id, &req.member, year)
+                    .await
+                    .into(),
+            );
         };
         Ok(Response::new(pb::GetFiveOnesResponse {
-            five_ones: Some(five_ones_message(
-                &member.committee,
-                &evaluated,
-                year.year,
-                done,
-            )),
+            five_ones: Some(five),
         }))
     }
 
@@ -666,7 +725,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::ListFiveOnesResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("parent", &req.parent)?.to_owned();
-        let year = year("year", req.year)?;
+        let year = past_year("year", req.year)?;
         self.shared
             .caller(
                 &request,
@@ -689,7 +748,8 @@ impl EvaluationService for EvaluationApi {
         let mut tx = snapshot_tx(&self.shared).await?;
         let conn = tx.acquire().await.map_err(classify_db_error)?;
         committee(conn, &committee_id).await?;
-        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
+        let as_of = as_of(&query, conn).await?;
+        let snapshot = Snapshot::read(conn, &committee_id, year, as_of).await?;
         let all = snapshot.five_ones(&committee_id, year.year);
         let members = count(all.len() as i64);
         let complete = count(all.iter().filter(|f| f.complete).count() as i64);
@@ -697,7 +757,7 @@ impl EvaluationService for EvaluationApi {
             .into_iter()
             .filter(|f| !req.incomplete_only || !f.complete)
             .collect();
-        let (five_ones, next_page_token) = page_of(&query, matching);
+        let (five_ones, next_page_token) = page_of(&query, as_of, matching);
         Ok(Response::new(pb::ListFiveOnesResponse {
             five_ones,
             next_page_token,
@@ -712,7 +772,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetMemberStatisticsResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("committee", &req.committee)?.to_owned();
-        let year = year("year", req.year)?;
+        let year = past_year("year", req.year)?;
         self.shared
             .caller(
                 &request,
@@ -727,19 +787,13 @@ impl EvaluationService for EvaluationApi {
         let row = committee(conn, &committee_id).await?;
         let term_start = row.term_start_date.unwrap_or(year.first);
 
-        let counts = store::member_counts(conn, &committee_id)
-            .await
-            .map_err(classify_db_error)?;
-        let in_office = |c: &&store::MemberCountRow| matches!(c.status, 1 | 2);
-        let sum = |f: &dyn Fn(&store::MemberCountRow) -> bool| {
-            count(
-                counts
-                    .iter()
-                    .filter(in_office)
-                    .filter(|c| f(c))
-                    .map(|c| c.members)
-                    .sum(),
-            )
+        // The members in office at some time in the year, as for the
+        // evaluation: a member who left since still counts for the year.
+        let now = transaction_time(conn).await?;
+        let snapshot = Snapshot::read(conn, &committee_id, year, now).await?;
+        let members = &snapshot.members;
+        let sum = |f: &dyn Fn(&EvaluatedRow) -> bool| {
+            count(members.iter().filter(|m| f(m)).count() as i64)
         };
         let sectors = store::sectors(conn, &committee_id)
             .await
@@ -749,31 +803,34 @@ impl EvaluationService for EvaluationApi {
             .map(|(id, name)| pb::Count {
                 label: name.clone(),
                 resource: ChildName::format(&committee_id, "sectors", *id),
-                count: sum(&|c| c.sector_id == *id),
+                count: sum(&|m| m.sector_id == *id),
             })
             .collect();
-        let by_role = (1..=5)
-            .filter_map(|n| pb::MemberRole::try_from(n).ok())
-            .map(|role| pb::Count {
-                label: role.as_str_name().to_owned(),
-                resource: String::new(),
-                count: sum(&|c| i32::from(c.role) == role as i32),
-            })
-            .collect();
-        let by_status = (1..=4)
-            .filter_map(|n| pb::MemberStatus::try_from(n).ok())
-            .map(|status| pb::Count {
-                label: status.as_str_name().to_owned(),
-                resource: String::new(),
-                count: count(
-                    counts
-                        .iter()
-                        .filter(|c| i32::from(c.status) == status as i32)
-                        .map(|c| c.members)
-                        .sum(),
-                ),
-            })
-            .collect();
+        let enum_counts =
+            |labels: Vec<(i32, &str)>, of: fn(&EvaluatedRow) -> i16| -> Vec<pb::Count> {
+                labels
+                    .into_iter()
+                    .map(|(n, label)| pb::Count {
+                        label: label.to_owned(),
+                        resource: String::new(),
+                        count: sum(&|m| i32::from(of(m)) == n),
+                    })
+                    .collect()
+            };
+        let by_role = enum_counts(
+            (1..=5)
+                .filter_map(|n| pb::MemberRole::try_from(n).ok())
+                .map(|r| (r as i32, r.as_str_name()))
+                .collect(),
+            |m| m.role,
+        );
+        let by_status = enum_counts(
+            (1..=4)
+                .filter_map(|n| pb::MemberStatus::try_from(n).ok())
+                .map(|s| (s as i32, s.as_str_name()))
+                .collect(),
+            |m| m.status,
+        );
 
         let year_totals = store::kind_totals(conn, &committee_id, year.first, year.last)
             .await
@@ -793,7 +850,6 @@ impl EvaluationService for EvaluationApi {
                 })
                 .collect()
         };
-        let snapshot = Snapshot::read(conn, &committee_id, year).await?;
         let five_ones_complete = count(
             snapshot
                 .five_ones(&committee_id, year.year)
@@ -810,7 +866,7 @@ impl EvaluationService for EvaluationApi {
                 year: year.year,
                 term: row.current_term,
                 members: sum(&|_| true),
-                city_members: sum(&|c| c.city_member),
+                city_members: sum(&|m| m.city_member),
                 by_sector,
                 by_role,
                 by_status,

@@ -61,7 +61,8 @@ pub struct Shared {
 
 impl Shared {
     /// Answers `NOT_FOUND` for `resource` unless the caller acts in
-    /// `committee`, exactly as if it did not exist; the refusal is audited.
+    /// `committee` (or, for an upper committee's system, a committee above
+    /// it), exactly as if it did not exist; the refusal is audited.
     async fn check_committee(
         &self,
         actor: &Actor,
@@ -70,6 +71,23 @@ impl Shared {
     ) -> Result<(), ServiceError> {
         if actor.in_committee(committee) {
             return Ok(());
+        }
+        // A city or provincial system reads the committees below its own.
+        if actor.role == Role::UpperCommittee
+            && let Some(own) = actor.committee()
+        {
+            let mut conn = self
+                .db
+                .pool()
+                .acquire()
+                .await
+                .map_err(cppcc_kit::error::classify_db_error)?;
+            if crate::store::committees::is_below(&mut conn, committee, own)
+                .await
+                .map_err(cppcc_kit::error::classify_db_error)?
+            {
+                return Ok(());
+            }
         }
         self.db
             .audit_denied(

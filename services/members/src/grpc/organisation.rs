@@ -23,7 +23,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::organisation_service_server::OrganisationService;
 
 use super::{READERS, Shared, SubName, committee_resource, today};
-use crate::domain::convener::{ConvenerState, NOMINATORS, Step};
+use crate::domain::convener::{ConvenerState, NOMINATORS, Step, StepError};
 use crate::domain::member::phone;
 use crate::domain::text;
 use crate::store::lists::{self, Entity};
@@ -669,98 +669,106 @@ impl OrganisationApi {
         etag::check(given_etag, revision, name)?;
         let from = ConvenerState::from_number(state)
             .ok_or_else(|| ServiceError::internal("unknown appointment state"))?;
-        let to = from.transition(step, actor.role).map_err(|e| match e {
-            crate::domain::convener::StepError::WrongHands { .. } => {
-                ServiceError::permission_denied(e.to_string())
-            }
-            crate::domain::convener::StepError::OutOfOrder { .. } => {
-                ServiceError::failed_precondition("STATE", name, e.to_string())
-                    .with_metadata("current_state", from.to_proto().as_str_name())
-            }
-        })?;
-        let role = actor.role.to_proto() as i16;
+        let to = from
+            .transition(step, actor.role)
+            .map_err(|e| step_refused(e, from, name))?;
+        let group_before = self
+            .read_group(change.conn(), &parsed.committee, parsed.parent)
+            .await?;
         if to == ConvenerState::Approved
             && let Some(previous) = store::approved_appointment(change.conn(), parsed.parent)
                 .await
                 .map_err(classify_db_error)?
         {
-            let before = self
-                .read_appointment(change.conn(), &parsed.committee, previous)
-                .await?;
-            store::step_appointment(
-                change.conn(),
+            // The convener in force is superseded, by the same hands.
+            let previous_name = SubName::format(
+                &parsed.committee,
+                "activityGroups",
+                parsed.parent,
+                "convenerAppointments",
                 previous,
-                ConvenerState::Ended.number(),
-                &actor.subject,
-                role,
+            );
+            let ended = ConvenerState::Approved
+                .transition(Step::Supersede, actor.role)
+                .map_err(|e| step_refused(e, ConvenerState::Approved, &previous_name))?;
+            self.move_appointment(
+                &mut change,
+                &parsed.committee,
+                previous,
+                ended,
                 "superseded by a new convener",
             )
-            .await
-            .map_err(classify_db_error)?;
-            let after = self
-                .read_appointment(change.conn(), &parsed.committee, previous)
+            .await?;
+        }
+        let after = self
+            .move_appointment(&mut change, &parsed.committee, parsed.id, to, &note)
+            .await?;
+        // The group changes only when its convener does.
+        if matches!(to, ConvenerState::Approved | ConvenerState::Ended) {
+            store::mark_group(change.conn(), parsed.parent, false)
+                .await
+                .map_err(classify_db_error)?;
+            let group_after = self
+                .read_group(change.conn(), &parsed.committee, parsed.parent)
                 .await?
-                .ok_or_else(|| ServiceError::internal("the convener just ended is gone"))?;
+                .ok_or_else(|| ServiceError::internal("the group just changed is gone"))?;
             change.audit(
                 &parsed.committee,
-                &after.name,
-                before.as_ref().map(to_json),
-                Some(to_json(&after)),
+                &group_after.name,
+                group_before.as_ref().map(to_json),
+                Some(to_json(&group_after)),
             );
             change.publish(
                 &parsed.committee,
-                &after.name,
-                &pb::ConvenerAppointmentChanged {
-                    appointment: Some(after.clone()),
-                },
-            );
-        }
-        let before = self
-            .read_appointment(change.conn(), &parsed.committee, parsed.id)
-            .await?;
-        store::step_appointment(
-            change.conn(),
-            parsed.id,
-            to.number(),
-            &actor.subject,
-            role,
-            &note,
-        )
-        .await
-        .map_err(classify_db_error)?;
-        store::mark_group(change.conn(), parsed.parent, false)
-            .await
-            .map_err(classify_db_error)?;
-        let after = self
-            .read_appointment(change.conn(), &parsed.committee, parsed.id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(name))?;
-        change.audit(
-            &parsed.committee,
-            name,
-            before.as_ref().map(to_json),
-            Some(to_json(&after)),
-        );
-        change.publish(
-            &parsed.committee,
-            name,
-            &pb::ConvenerAppointmentChanged {
-                appointment: Some(after.clone()),
-            },
-        );
-        let group_after = self
-            .read_group(change.conn(), &parsed.committee, parsed.parent)
-            .await?;
-        if let Some(g) = group_after {
-            change.publish(
-                &parsed.committee,
-                &g.name.clone(),
+                &group_after.name.clone(),
                 &pb::ActivityGroupChanged {
-                    activity_group: Some(g),
+                    activity_group: Some(group_after),
                 },
             );
         }
         change.commit().await?;
+        Ok(after)
+    }
+
+    /// Moves an appointment to `to` (the transition decided already), with
+    /// its audit row and event; the appointment after.
+    async fn move_appointment(
+        &self,
+        change: &mut Change,
+        committee: &str,
+        id: Uuid,
+        to: ConvenerState,
+        note: &str,
+    ) -> Result<pb::ConvenerAppointment, ServiceError> {
+        let before = self.read_appointment(change.conn(), committee, id).await?;
+        let actor = change.actor().clone();
+        store::step_appointment(
+            change.conn(),
+            id,
+            to.number(),
+            &actor.subject,
+            actor.role.to_proto() as i16,
+            note,
+        )
+        .await
+        .map_err(classify_db_error)?;
+        let after = self
+            .read_appointment(change.conn(), committee, id)
+            .await?
+            .ok_or_else(|| ServiceError::internal("the appointment just moved is gone"))?;
+        change.audit(
+            committee,
+            &after.name,
+            before.as_ref().map(to_json),
+            Some(to_json(&after)),
+        );
+        change.publish(
+            committee,
+            &after.name.clone(),
+            &pb::ConvenerAppointmentChanged {
+                appointment: Some(after.clone()),
+            },
+        );
         Ok(after)
     }
 
@@ -784,6 +792,17 @@ impl OrganisationApi {
         {
             Claim::New => Ok(None),
             Claim::Replay(existing) => Ok(Some(existing)),
+        }
+    }
+}
+
+/// A step the appointment's state machine refused, as an error.
+fn step_refused(e: StepError, from: ConvenerState, name: &str) -> ServiceError {
+    match e {
+        StepError::WrongHands { .. } => ServiceError::permission_denied(e.to_string()),
+        StepError::OutOfOrder { .. } => {
+            ServiceError::failed_precondition("STATE", name, e.to_string())
+                .with_metadata("current_state", from.to_proto().as_str_name())
         }
     }
 }
@@ -1126,6 +1145,25 @@ impl OrganisationService for OrganisationApi {
             )
             .into());
         }
+        if let Some(pending) = store::pending_appointment(change.conn(), name.id)
+            .await
+            .map_err(classify_db_error)?
+        {
+            let pending = SubName::format(
+                &name.committee,
+                "activityGroups",
+                name.id,
+                "convenerAppointments",
+                pending,
+            );
+            return Err(ServiceError::failed_precondition(
+                "IN_USE",
+                &req.name,
+                format!("{pending} is under way; approve or reject it before deleting the group"),
+            )
+            .with_metadata("appointment", pending)
+            .into());
+        }
         store::mark_group(change.conn(), name.id, true)
             .await
             .map_err(classify_db_error)?;
@@ -1233,9 +1271,12 @@ impl OrganisationService for OrganisationApi {
                 .map_err(classify_db_error)?;
             let found = self
                 .read_appointment(&mut conn, &existing.committee, existing.id)
-                .await?;
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::internal("the nomination a request id names is gone")
+                })?;
             return Ok(Response::new(pb::NominateConvenerResponse {
-                appointment: found,
+                appointment: Some(found),
             }));
         }
         store::lock_group(change.conn(), &group_name.committee, group_name.id)
@@ -1254,6 +1295,25 @@ impl OrganisationService for OrganisationApi {
             )
             .into());
         }
+        if let Some(pending) = store::pending_appointment(change.conn(), group_name.id)
+            .await
+            .map_err(classify_db_error)?
+        {
+            let pending = SubName::format(
+                &group_name.committee,
+                "activityGroups",
+                group_name.id,
+                "convenerAppointments",
+                pending,
+            );
+            return Err(ServiceError::failed_precondition(
+                "PENDING",
+                &req.parent,
+                format!("{pending} is under way; it must be approved or rejected before another nomination"),
+            )
+            .with_metadata("appointment", pending)
+            .into());
+        }
         let nomination = store::Nomination {
             id,
             group: group_name.id,
@@ -1266,14 +1326,6 @@ impl OrganisationService for OrganisationApi {
         };
         match store::insert_nomination(change.conn(), &nomination).await {
             Ok(()) => {}
-            Err(e) if constraint_violated(&e, store::PENDING_KEY) => {
-                return Err(ServiceError::failed_precondition(
-                    "PENDING",
-                    &req.parent,
-                    "the group already has a nomination under way; it must be approved or rejected first",
-                )
-                .into());
-            }
             Err(e) => return Err(classify_db_error(e).into()),
         }
         let created = self
@@ -2044,7 +2096,8 @@ impl OrganisationService for OrganisationApi {
             match *field {
                 "display_name" => merged.display_name.clone_from(&input.display_name),
                 "village" => merged.village.clone_from(&input.village),
-                "phone" => merged.phone.clone_from(&input.phone),
+                // The masked phone a caller read back leaves it as it is.
+                "phone" if input.phone != row.phone_masked => merged.phone.clone_from(&input.phone),
                 _ => {}
             }
         }
@@ -2247,6 +2300,20 @@ impl OrganisationService for OrganisationApi {
             .await
             .map_err(classify_db_error)?
             .ok_or_else(|| ServiceError::not_found(&req.parent))?;
+        let studio = self
+            .read_studio(change.conn(), &studio_name.committee, studio_name.id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(&req.parent))?;
+        if let Some(established) = studio.establish_date.as_ref()
+            && let Ok(Some(established)) = parse_date("establish_date", Some(established))
+            && day < established
+        {
+            return Err(ServiceError::invalid(
+                "activity.date",
+                format!("{day} is before the studio was set up ({established})"),
+            )
+            .into());
+        }
         let known = member_store::get_many(change.conn(), &studio_name.committee, &participants)
             .await
             .map_err(classify_db_error)?;
@@ -2367,6 +2434,16 @@ impl OrganisationService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let (first, next) = month_bounds(req.year, req.month)?;
+        if first > today() {
+            return Err(ServiceError::invalid(
+                "month",
+                format!(
+                    "{}-{:02} has not begun; ask for this month or an earlier one",
+                    req.year, req.month
+                ),
+            )
+            .into());
+        }
         self.shared
             .caller(
                 &request,
@@ -2974,7 +3051,8 @@ impl OrganisationService for OrganisationApi {
                 "display_name" => merged.display_name.clone_from(&input.display_name),
                 "liaison_station" => merged.liaison_station.clone_from(&input.liaison_station),
                 "employer" => merged.employer.clone_from(&input.employer),
-                "phone" => merged.phone.clone_from(&input.phone),
+                // The masked phone a caller read back leaves it as it is.
+                "phone" if input.phone != row.phone_masked => merged.phone.clone_from(&input.phone),
                 "active" => merged.active = input.active,
                 _ => {}
             }
@@ -3243,9 +3321,24 @@ impl OrganisationApi {
                     "only members in office join studios",
                 ));
             }
-            store::add_studio_member(change.conn(), studio.id, member.id)
+            if !store::add_studio_member(change.conn(), studio.id, member.id)
                 .await
-                .map_err(classify_db_error)?;
+                .map_err(classify_db_error)?
+            {
+                // A member already: nothing changes.
+                drop(change);
+                let mut conn = self
+                    .shared
+                    .db
+                    .pool()
+                    .acquire()
+                    .await
+                    .map_err(classify_db_error)?;
+                return self
+                    .read_studio(&mut conn, &studio.committee, studio.id)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found(studio_name));
+            }
         } else if !store::remove_studio_member(change.conn(), studio.id, member.id)
             .await
             .map_err(classify_db_error)?

@@ -187,3 +187,26 @@ pub async fn update_settings(
     .fetch_one(conn)
     .await
 }
+
+/// Whether committee `ancestor` is above committee `committee`: its
+/// parent, or its parent's, and so on (parents are resource names).
+pub async fn is_below(
+    conn: &mut PgConnection,
+    committee: &str,
+    ancestor: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"WITH RECURSIVE up (id, parent, depth) AS (
+               SELECT id, parent, 0 FROM members.committee WHERE id = $1
+               UNION ALL
+               SELECT c.id, c.parent, up.depth + 1
+               FROM members.committee c JOIN up ON 'committees/' || c.id = up.parent
+               WHERE up.depth < 16
+           )
+           SELECT EXISTS (SELECT 1 FROM up WHERE up.parent = 'committees/' || $2) AS "below!""#,
+        committee,
+        ancestor,
+    )
+    .fetch_one(conn)
+    .await
+}

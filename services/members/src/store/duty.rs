@@ -161,7 +161,7 @@ pub async fn credited(
            FROM members.duty_record d
            WHERE d.committee_id = $1 AND d.source_service = $2 AND d.member_id = ANY($3) AND d.kind = $4
              AND d.source = $5 AND d.reverses IS NULL
-             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id)
+             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id AND r.reverses IS NOT NULL)
            ORDER BY d.id
            FOR UPDATE"#,
         committee,
@@ -272,7 +272,7 @@ pub async fn count(
 }
 
 /// Entries that stand (neither a reversal nor reversed) per member and kind
-/// between two days.
+/// between two days, as recorded by `as_of`.
 #[derive(Clone, Debug)]
 pub struct KindCountRow {
     pub member_id: Uuid,
@@ -285,17 +285,21 @@ pub async fn standing_counts(
     committee: &str,
     from: Date,
     to: Date,
+    as_of: OffsetDateTime,
 ) -> Result<Vec<KindCountRow>, sqlx::Error> {
     sqlx::query_as!(
         KindCountRow,
         r#"SELECT d.member_id, d.kind, count(*) AS "entries!"
            FROM members.duty_record d
            WHERE d.committee_id = $1 AND d.occurred_on BETWEEN $2 AND $3 AND d.reverses IS NULL
-             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id)
+             AND d.create_time <= $4
+             AND NOT EXISTS (SELECT 1 FROM members.duty_record r
+                             WHERE r.reverses = d.id AND r.reverses IS NOT NULL AND r.create_time <= $4)
            GROUP BY d.member_id, d.kind"#,
         committee,
         from,
         to,
+        as_of,
     )
     .fetch_all(conn)
     .await
@@ -319,7 +323,7 @@ pub async fn standing_ids(
         r#"SELECT d.kind, array_agg(d.id ORDER BY d.occurred_on, d.id) AS "ids!"
            FROM members.duty_record d
            WHERE d.member_id = $1 AND d.occurred_on BETWEEN $2 AND $3 AND d.reverses IS NULL
-             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id)
+             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id AND r.reverses IS NOT NULL)
            GROUP BY d.kind"#,
         member,
         from,
@@ -393,21 +397,36 @@ pub async fn parked(
     .await
 }
 
-/// The statuses of members of a committee, locked against a concurrent
-/// change of them; members the committee does not have are left out.
-pub async fn member_statuses(
+/// When a member of a committee was in office, for entries of it.
+#[derive(Clone, Debug)]
+pub struct TenureRow {
+    pub id: Uuid,
+    pub status: i16,
+    pub join_date: Option<Date>,
+    /// The day it left office, if it did.
+    pub left_on: Option<Date>,
+}
+
+/// The tenures of members of a committee, locked against a concurrent
+/// change of their status; members the committee does not have are left
+/// out.
+pub async fn tenures(
     conn: &mut PgConnection,
     committee: &str,
     members: &[Uuid],
-) -> Result<Vec<(Uuid, i16)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        "SELECT id, status FROM members.member WHERE id = ANY($1) AND committee_id = $2 ORDER BY id FOR SHARE",
+) -> Result<Vec<TenureRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TenureRow,
+        r#"SELECT m.id, m.status, m.join_date,
+                  (SELECT max(c.effective_date) FROM members.member_status_change c
+                   WHERE c.member_id = m.id AND c.to_status IN (3, 4)) AS "left_on?"
+           FROM members.member m WHERE m.id = ANY($1) AND m.committee_id = $2
+           ORDER BY m.id FOR SHARE OF m"#,
         members,
         committee,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
+    .await
 }
 
 /// The committee of each of `ids` this service knows.

@@ -73,21 +73,25 @@ pub struct EvaluatedRow {
     pub id: Uuid,
     pub display_name: String,
     pub sector_id: Uuid,
+    pub role: i16,
+    pub status: i16,
+    pub city_member: bool,
 }
 
 /// The members in office at some time between two days: joined by the
 /// end (or with no join date), and in office now or left on or after the
-/// start. In order of surname strokes.
+/// start; recorded by `as_of`. In order of surname strokes.
 pub async fn evaluated_members(
     conn: &mut PgConnection,
     committee: &str,
     from: Date,
     to: Date,
+    as_of: OffsetDateTime,
 ) -> Result<Vec<EvaluatedRow>, sqlx::Error> {
     sqlx::query_as!(
         EvaluatedRow,
-        "SELECT m.id, m.display_name, m.sector_id FROM members.member m
-         WHERE m.committee_id = $1
+        "SELECT m.id, m.display_name, m.sector_id, m.role, m.status, m.city_member FROM members.member m
+         WHERE m.committee_id = $1 AND m.create_time <= $4
            AND (m.join_date IS NULL OR m.join_date <= $3)
            AND (m.status IN (1, 2)
                 OR NOT EXISTS (SELECT 1 FROM members.member_status_change c
@@ -96,31 +100,7 @@ pub async fn evaluated_members(
         committee,
         from,
         to,
-    )
-    .fetch_all(conn)
-    .await
-}
-
-/// Members counted by sector, role, status and city membership.
-#[derive(Clone, Debug)]
-pub struct MemberCountRow {
-    pub sector_id: Uuid,
-    pub role: i16,
-    pub status: i16,
-    pub city_member: bool,
-    pub members: i64,
-}
-
-pub async fn member_counts(
-    conn: &mut PgConnection,
-    committee: &str,
-) -> Result<Vec<MemberCountRow>, sqlx::Error> {
-    sqlx::query_as!(
-        MemberCountRow,
-        r#"SELECT sector_id, role, status, city_member, count(*) AS "members!"
-           FROM members.member WHERE committee_id = $1
-           GROUP BY sector_id, role, status, city_member"#,
-        committee,
+        as_of,
     )
     .fetch_all(conn)
     .await
@@ -173,7 +153,7 @@ pub async fn kind_totals(
         r#"SELECT d.kind, count(*) AS "entries!", count(DISTINCT d.member_id) AS "members!"
            FROM members.duty_record d
            WHERE d.committee_id = $1 AND d.occurred_on BETWEEN $2 AND $3 AND d.reverses IS NULL
-             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id)
+             AND NOT EXISTS (SELECT 1 FROM members.duty_record r WHERE r.reverses = d.id AND r.reverses IS NOT NULL)
            GROUP BY d.kind ORDER BY d.kind"#,
         committee,
         from,

@@ -53,7 +53,7 @@ pub async fn groups(
         r#"SELECT g.id, g.committee_id, g.display_name, g.township, g.revision,
                   g.create_time, g.update_time, g.delete_time,
                   (SELECT count(*) FROM members.member m
-                   WHERE m.committee_id = g.committee_id AND m.township = g.township AND m.status = 1)
+                   WHERE m.committee_id = g.committee_id AND m.township = g.township AND m.status IN (1, 2))
                     AS "member_count!",
                   a.id AS "convener_id?", a.candidate_display_name AS "convener_name?"
            FROM members.activity_group g
@@ -153,9 +153,6 @@ pub struct AppointmentRow {
     pub revision: i64,
     pub update_time: OffsetDateTime,
 }
-
-/// The unique index of one nomination under way per group.
-pub const PENDING_KEY: &str = "convener_appointment_pending_key";
 
 /// A new nomination.
 #[derive(Clone, Debug)]
@@ -307,6 +304,19 @@ pub async fn approved_appointment(
     .await
 }
 
+/// The appointment of a group under way (nominated or agreed), if any.
+pub async fn pending_appointment(
+    conn: &mut PgConnection,
+    group: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT id FROM members.convener_appointment WHERE activity_group_id = $1 AND state IN (1, 2)",
+        group,
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// A studio with its size.
 #[derive(Clone, Debug)]
 pub struct StudioRow {
@@ -373,7 +383,8 @@ pub async fn studios(
         StudioRow,
         r#"SELECT s.id, s.committee_id, s.display_name, s.kind, s.township, s.sector_id, s.monthly_target,
                   s.established_on, s.revision, s.create_time, s.update_time, s.delete_time,
-                  (SELECT count(*) FROM members.studio_member m WHERE m.studio_id = s.id) AS "member_count!",
+                  (SELECT count(*) FROM members.studio_member sm JOIN members.member m ON m.id = sm.member_id
+                   WHERE sm.studio_id = s.id AND m.status IN (1, 2)) AS "member_count!",
                   (SELECT count(*) FROM members.studio_liaison l
                    WHERE l.studio_id = s.id AND l.delete_time IS NULL) AS "liaison_count!"
            FROM members.studio s WHERE s.committee_id = $1 AND s.id = ANY($2)"#,
@@ -488,7 +499,7 @@ pub async fn studio_members(
         StudioMemberRow,
         r#"SELECT s.member_id, m.display_name
            FROM members.studio_member s JOIN members.member m ON m.id = s.member_id
-           WHERE s.studio_id = $1
+           WHERE s.studio_id = $1 AND m.status IN (1, 2)
              AND ($3::uuid = '00000000-0000-0000-0000-000000000000'
                   OR (m.display_name COLLATE members.zh_stroke, s.member_id) > ($2::text COLLATE members.zh_stroke, $3))
            ORDER BY m.display_name COLLATE members.zh_stroke, s.member_id

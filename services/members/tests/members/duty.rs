@@ -169,7 +169,7 @@ async fn the_office_records_entries_and_corrects_them_only_by_reversal() {
     let resigned = record(
         &mut d,
         &gone.name,
-        entry(DutyKind::Training, day(2023, 1, 5), "培训"),
+        entry(DutyKind::Training, day(2023, 3, 5), "培训"),
         "",
     )
     .await
@@ -212,7 +212,36 @@ async fn the_office_records_entries_and_corrects_them_only_by_reversal() {
     .await
     .unwrap_err();
     assert_eq!(by_leader.code(), Code::PermissionDenied);
+    // A member who joined in 2021 did nothing for the committee in 2020.
+    let joined = create(
+        &mut m,
+        pb::Member {
+            join_date: day(2021, 12, 28),
+            ..member("丁委员", 4, &seed.party)
+        },
+    )
+    .await
+    .unwrap();
+    let early = record(
+        &mut d,
+        &joined.name,
+        entry(DutyKind::Training, day(2020, 5, 1), "培训"),
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&early), ["duty_record.date"]);
     assert_eq!(rows(&suite).await, 2);
+    // An entry for a day the resigned member still served is recorded.
+    let served = record(
+        &mut d,
+        &gone.name,
+        entry(DutyKind::Training, day(2023, 1, 5), "岗前培训"),
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(served.name.starts_with(&gone.name));
 
     // Lists: one member's, or the committee's, filtered, oldest first.
     let mine = list(&mut d, &a.name, "").await.unwrap();
@@ -317,7 +346,8 @@ async fn the_office_records_entries_and_corrects_them_only_by_reversal() {
         .unwrap_err();
     assert_eq!(fields(&malformed), ["name"]);
     // A correction of a member who has since left is still possible.
-    assert_eq!(rows(&suite).await, 3);
+    reverse(&mut d, &served.name, "录错了").await.unwrap();
+    assert_eq!(rows(&suite).await, 5);
 
     // The ledger itself refuses edits, whoever asks.
     let edit = sqlx::query("UPDATE members.duty_record SET evidence = 'x'")
@@ -342,7 +372,7 @@ async fn the_office_records_entries_and_corrects_them_only_by_reversal() {
         .unwrap()
         .into_inner();
     let first = events.message().await.unwrap().unwrap();
-    assert_eq!(first.events.len(), 3);
+    assert_eq!(first.events.len(), 5);
 }
 
 #[tokio::test]
@@ -434,7 +464,7 @@ async fn a_sheet_of_entries_is_recorded_whole_or_not_at_all() {
         .batch_create_duty_records(batch(
             vec![
                 one(&a, DutyKind::PolicyPublicity, day(2023, 4, 1)),
-                one(&gone, DutyKind::PolicyPublicity, day(2023, 1, 5)),
+                one(&gone, DutyKind::PolicyPublicity, day(2023, 3, 5)),
             ],
             "",
         ))
@@ -442,6 +472,7 @@ async fn a_sheet_of_entries_is_recorded_whole_or_not_at_all() {
         .unwrap_err();
     assert_eq!(precondition(&with_revoked), "MEMBER_NOT_ACTIVE");
     assert_eq!(info(&with_revoked, "resource"), gone.name);
+    assert_eq!(info(&with_revoked, "request"), "requests[1]");
     let empty = d
         .batch_create_duty_records(batch(Vec::new(), ""))
         .await

@@ -145,6 +145,55 @@ async fn rules_are_versioned_by_year_and_checked() {
         .await
         .unwrap_err();
     assert_eq!(foreign.code(), Code::NotFound);
+
+    // A city system reads the statistics of the committees below its own,
+    // not of those above or beside it.
+    create_committee(&suite, "xiaolin", SUIXIAN, &admin())
+        .await
+        .unwrap();
+    let statistics = |token: String, committee: &str| {
+        let suite = &suite;
+        let committee = committee.to_owned();
+        async move {
+            suite
+                .evaluation(&token)
+                .get_member_statistics(pb::GetMemberStatisticsRequest {
+                    committee,
+                    year: 2023,
+                })
+                .await
+        }
+    };
+    let upper = cppcc_tests::token(Role::UpperCommittee, "suixian");
+    statistics(upper.clone(), "committees/xiaolin")
+        .await
+        .unwrap();
+    let below = cppcc_tests::token(Role::UpperCommittee, "xiaolin");
+    let above = statistics(below, SUIXIAN).await.unwrap_err();
+    assert_eq!(above.code(), Code::NotFound);
+    let beside = statistics(
+        cppcc_tests::token(Role::UpperCommittee, "zengdu"),
+        "committees/xiaolin",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(beside.code(), Code::NotFound);
+    // It reads; it does not write.
+    let write = set(&mut suite.evaluation(&upper), rules())
+        .await
+        .unwrap_err();
+    assert_eq!(write.code(), Code::PermissionDenied);
+    // Years to come have no statistics yet.
+    let next_year = time::OffsetDateTime::now_utc().year() + 2;
+    let ahead = suite
+        .evaluation(&admin())
+        .get_member_statistics(pb::GetMemberStatisticsRequest {
+            committee: SUIXIAN.into(),
+            year: next_year,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&ahead), ["year"]);
 }
 
 #[tokio::test]
@@ -324,6 +373,12 @@ async fn scores_trace_to_entries_and_rank_within_sector_and_committee() {
     let first = list("", pb::Grade::Unspecified, false, String::new())
         .await
         .unwrap();
+    // Entries arriving between pages (乙 would move up to 丙's place) do not
+    // make the second page repeat or skip anyone: it is computed as the
+    // data stood for the first.
+    for m in [6, 7, 8] {
+        add(&b, DutyKind::PracticalDeed, day(2023, m, 1)).await;
+    }
     let second = list(
         "",
         pb::Grade::Unspecified,
@@ -360,7 +415,16 @@ async fn scores_trace_to_entries_and_rank_within_sector_and_committee() {
     let qualified = list("", pb::Grade::Qualified, false, String::new())
         .await
         .unwrap();
-    assert_eq!(qualified.evaluations[0].member_display_name, "丙委员");
+    let names: Vec<_> = qualified
+        .evaluations
+        .iter()
+        .map(|e| e.member_display_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["乙委员", "丙委员"],
+        "乙's new deeds count now; equal scores by strokes"
+    );
     let four_goods = list("", pb::Grade::Unspecified, true, String::new())
         .await
         .unwrap();
@@ -473,9 +537,10 @@ async fn scores_trace_to_entries_and_rank_within_sector_and_committee() {
         .into_inner()
         .statistics
         .unwrap();
+    // 丁 served in 2023 until February: a member of the year, resigned now.
     assert_eq!(
         (stats.members, stats.term, stats.special_committees),
-        (3, 4, 1)
+        (4, 4, 1)
     );
     let sectors: Vec<_> = stats
         .by_sector
@@ -484,7 +549,7 @@ async fn scores_trace_to_entries_and_rank_within_sector_and_committee() {
         .collect();
     assert_eq!(
         sectors,
-        [("中共", 2), ("工商联", 1)],
+        [("中共", 2), ("工商联", 2)],
         "in the sectors' order"
     );
     let resigned = stats
@@ -499,9 +564,9 @@ async fn scores_trace_to_entries_and_rank_within_sector_and_committee() {
             .find(|k| k.kind == kind as i32)
             .map_or(0, |k| k.count)
     };
-    assert_eq!(count_of(&stats.year_entries, DutyKind::PracticalDeed), 6);
+    assert_eq!(count_of(&stats.year_entries, DutyKind::PracticalDeed), 9);
     // The term began 2021-12-20: the 2022 deed and one of 2021 count, not the earlier one.
-    assert_eq!(count_of(&stats.term_entries, DutyKind::PracticalDeed), 8);
+    assert_eq!(count_of(&stats.term_entries, DutyKind::PracticalDeed), 11);
     assert_eq!(
         count_of(&stats.year_entries, DutyKind::Suggestion),
         2,

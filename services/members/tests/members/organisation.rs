@@ -135,6 +135,11 @@ async fn conveners_pass_three_hands_in_order_and_one_serves_at_a_time() {
     assert_eq!(first.nominated.as_ref().unwrap().reason, "镇党委会议决定");
     let pending = nominate(&mut o, &hongshan.name, "王明").await.unwrap_err();
     assert_eq!(pending.code(), Code::FailedPrecondition, "{pending:?}");
+    assert_eq!(
+        info(&pending, "appointment"),
+        first.name,
+        "names the nomination under way"
+    );
     // A leader may not nominate.
     let wrong = nominate(&mut suite.organisation(&leader()), &hongshan.name, "王明")
         .await
@@ -292,6 +297,32 @@ async fn conveners_pass_three_hands_in_order_and_one_serves_at_a_time() {
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
+    // Agreeing does not change the group (only its convener's coming or going does).
+    let get_group = || {
+        let mut o = o.clone();
+        let name = hongshan.name.clone();
+        async move {
+            o.get_activity_group(pb::GetActivityGroupRequest { name })
+                .await
+                .unwrap()
+                .into_inner()
+                .activity_group
+                .unwrap()
+        }
+    };
+    let before = get_group().await;
+    agree(&suite, &admin(), &fifth.name).await.unwrap();
+    assert_eq!(get_group().await.etag, before.etag);
+    // A group with a nomination under way cannot be deleted.
+    let busy = o
+        .delete_activity_group(pb::DeleteActivityGroupRequest {
+            name: hongshan.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(precondition(&busy), "IN_USE");
+    assert_eq!(info(&busy, "appointment"), fifth.name);
 
     // Every step was audited.
     suite.seal().await;
@@ -526,6 +557,27 @@ async fn studios_keep_members_liaisons_and_activities_and_report_shortfalls() {
         2
     );
     assert_eq!(fields(&shortfalls(13).await.unwrap_err()), ["month"]);
+    let months_ahead = o
+        .list_studio_shortfalls(pb::ListStudioShortfallsRequest {
+            parent: SUIXIAN.into(),
+            year: 2999,
+            month: 1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&months_ahead),
+        ["month"],
+        "a month that has not begun"
+    );
+    let before_it = activity(&hongshan.name, day(2022, 12, 31), vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&before_it),
+        ["activity.date"],
+        "before the studio was set up"
+    );
     // Studios set up later are not counted for months before.
     let later = create_studio(pb::Studio {
         establish_date: day(2023, 6, 1),
@@ -759,6 +811,22 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
         .await
         .unwrap_err();
     assert_eq!(busy.code(), Code::FailedPrecondition, "{busy:?}");
+    // What a caller reads back (phone masked) can be sent back changed.
+    let read_back = get(staff()).await;
+    o.update_informant(pb::UpdateInformantRequest {
+        informant: Some(pb::Informant {
+            employer: "洪山镇人民政府 党政办".into(),
+            ..read_back
+        }),
+        update_mask: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        get(info.clone()).await.phone,
+        "13912345678",
+        "the phone is left as it was"
+    );
     o.update_informant(pb::UpdateInformantRequest {
         informant: Some(pb::Informant {
             name: created.name.clone(),

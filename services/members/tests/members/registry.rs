@@ -1338,6 +1338,35 @@ async fn health_and_reflection_need_no_token() {
             "{service}"
         );
     }
+    // Reflection knows the services and the error details they answer with.
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_response::MessageResponse,
+    };
+    let mut reflection = ServerReflectionClient::new(suite.running.channel());
+    for symbol in [
+        "cppcc.members.v1.EvaluationService",
+        "google.rpc.BadRequest",
+    ] {
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+        };
+        let mut answers = reflection
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        let answer = answers.message().await.unwrap().unwrap();
+        assert!(
+            matches!(
+                answer.message_response,
+                Some(MessageResponse::FileDescriptorResponse(_))
+            ),
+            "{symbol}: {answer:?}"
+        );
+    }
     suite.running.stop().await.unwrap();
 }
 
