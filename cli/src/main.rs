@@ -59,6 +59,41 @@ enum Command {
     },
 }
 
+/// Refuses a token the services would refuse.
+fn check_token_request(
+    role: Role,
+    committee: &str,
+    member: Option<&str>,
+    unit: Option<&str>,
+) -> anyhow::Result<()> {
+    use cppcc_kit::names::{ChildName, is_committee_id};
+    if committee == "*" {
+        anyhow::ensure!(
+            role == Role::Service,
+            "only the service role acts in every committee (`*`)"
+        );
+    } else {
+        anyhow::ensure!(
+            is_committee_id(committee),
+            "`{committee}` is not a committee id (lower-case letters, digits and `-`, e.g. `suixian`)"
+        );
+    }
+    if role == Role::Member {
+        let named = member.and_then(|m| ChildName::parse(m, "members"));
+        anyhow::ensure!(
+            named.is_some_and(|m| m.committee == committee),
+            "the member role needs --member committees/{committee}/members/<id>: the member the token is for"
+        );
+    }
+    if role == Role::HandlingUnit {
+        anyhow::ensure!(
+            unit.is_some(),
+            "the handling_unit role needs --unit: the unit the token is for"
+        );
+    }
+    Ok(())
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         format!(
@@ -82,6 +117,14 @@ async fn main() -> anyhow::Result<()> {
             ttl,
             data_dir,
         } => {
+            check_token_request(role, &committee, member.as_deref(), unit.as_deref())?;
+            // Tokens are only good if signed with the key `cppcc up` uses.
+            if !data_dir.join("keys").exists() {
+                anyhow::bail!(
+                    "{} holds no development keys: run `cppcc up` first, or pass the folder it uses with --data-dir",
+                    data_dir.display()
+                );
+            }
             let keys = local::DataDir::open(&data_dir)?.keys()?;
             let token = keys.issuer()?.issue(&TokenRequest {
                 subject: &sub,

@@ -83,12 +83,26 @@ impl Env {
 
 type Build = Pin<Box<dyn Future<Output = Result<Server, BoxError>>>>;
 
-/// One service of the suite: its name, address flag, address, and how to
-/// build it.
-struct Service {
+/// One service of the suite: its name, its address flag and the address
+/// it is to listen on.
+struct Port {
     name: &'static str,
     flag: &'static str,
     addr: SocketAddr,
+}
+
+/// Every service's port.
+fn ports(args: &UpArgs) -> Vec<Port> {
+    vec![Port {
+        name: "members",
+        flag: "--members-addr / CPPCC_MEMBERS_ADDR",
+        addr: args.members_addr,
+    }]
+}
+
+/// One service of the suite: its name and how to build it.
+struct Service {
+    name: &'static str,
     build: Build,
 }
 
@@ -105,8 +119,6 @@ fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
     };
     vec![Service {
         name: "members",
-        flag: "--members-addr / CPPCC_MEMBERS_ADDR",
-        addr: args.members_addr,
         build: Box::pin(async move { cppcc_members::server(&members).await }),
     }]
 }
@@ -115,6 +127,11 @@ fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry =
         cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
+    // The ports first: a port taken is said before anything else starts.
+    let mut listeners = Vec::new();
+    for port in ports(&args) {
+        listeners.push((port.name, bind(port.addr, port.flag).await?));
+    }
     let data = DataDir::open(&args.data_dir)?;
     let keys = data.keys()?;
     let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
@@ -128,7 +145,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .await
             .map_err(anyhow::Error::from_boxed)
             .with_context(|| format!("starting the {} service", service.name))?;
-        let listener = bind(service.addr, service.flag).await?;
+        let at = listeners
+            .iter()
+            .position(|(name, _)| *name == service.name)
+            .expect("every service has a port");
+        let (_, listener) = listeners.swap_remove(at);
         let addr = listener.local_addr()?;
         addresses.push((service.name, addr));
         let mut stop = stopping.clone();
@@ -160,10 +181,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "\ntry it:\n  TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian)\n  \
+        "\ntry it:\n  TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian --data-dir {data})\n  \
          buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"parent\": \"committees/suixian\", \"page_size\": 5}}' \\\n    \
-         http://{members}/cppcc.members.v1.MemberService/ListMembers\n\nCtrl-C stops everything."
+         http://{members}/cppcc.members.v1.MemberService/ListMembers\n\nCtrl-C stops everything.",
+        data = data.root().display()
     );
 
     shutdown_signal().await;

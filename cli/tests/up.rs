@@ -278,6 +278,25 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
         .unwrap()
         .into_inner();
     assert_eq!(all.total_size, 338);
+    // Under the committee's own 2023 rules every grade occurs, and some
+    // members make the four goods.
+    assert!(
+        all.evaluations
+            .iter()
+            .all(|e| e.rules == "committees/suixian/evaluationRules/2023")
+    );
+    for grade in [
+        pb::Grade::Excellent,
+        pb::Grade::Qualified,
+        pb::Grade::Basic,
+        pb::Grade::Unqualified,
+    ] {
+        assert!(
+            all.evaluations.iter().any(|e| e.grade() == grade),
+            "{grade:?}"
+        );
+    }
+    assert!(all.evaluations.iter().any(|e| e.four_goods));
     for listed in &all.evaluations {
         let one = e
             .get_member_evaluation(pb::GetMemberEvaluationRequest {
