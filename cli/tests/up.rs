@@ -12,9 +12,11 @@ use tokio::process::{Child, Command};
 use cppcc_kit::client::Bearer;
 use cppcc_proto::common::v1::DutyKind;
 use cppcc_proto::members::v1 as pb;
+use pb::activity_group_service_client::ActivityGroupServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
+use pb::liaison_network_service_client::LiaisonNetworkServiceClient;
 use pb::member_service_client::MemberServiceClient;
-use pb::organisation_service_client::OrganisationServiceClient;
+use pb::studio_service_client::StudioServiceClient;
 
 struct Up {
     child: Child,
@@ -146,7 +148,12 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
 async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
     let channel = cppcc_kit::client::channel(&format!("http://{members_addr}")).unwrap();
     let mut e = EvaluationServiceClient::with_interceptor(channel.clone(), Bearer::new(token));
-    let mut o = OrganisationServiceClient::with_interceptor(channel, Bearer::new(token));
+    let mut group_client =
+        ActivityGroupServiceClient::with_interceptor(channel.clone(), Bearer::new(token));
+    let mut studio_client =
+        StudioServiceClient::with_interceptor(channel.clone(), Bearer::new(token));
+    let mut network_client =
+        LiaisonNetworkServiceClient::with_interceptor(channel, Bearer::new(token));
     let parent = "committees/suixian".to_owned();
 
     let stats = e
@@ -200,7 +207,7 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
     assert_eq!(reporters.count, 47, "今年共有47名委员反映社情民意");
 
     // 20 township activity groups, each with its convener.
-    let groups = o
+    let groups = group_client
         .list_activity_groups(pb::ListActivityGroupsRequest {
             parent: parent.clone(),
             page_size: 100,
@@ -213,7 +220,7 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
     assert_eq!(groups.len(), 20);
     assert!(groups.iter().all(|g| !g.convener_display_name.is_empty()));
     // The 洪山镇 studio: 13 members, 25 liaisons; the 工商联 studio its sector's 52.
-    let studios = o
+    let studios = studio_client
         .list_studios(pb::ListStudiosRequest {
             parent: parent.clone(),
             ..Default::default()
@@ -230,7 +237,7 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
         .unwrap();
     assert_eq!(sector_studio.member_count, 52);
     // Two activities a month: in July 2023 only the 工商联 studio fell short.
-    let july = o
+    let july = studio_client
         .list_studio_shortfalls(pb::ListStudioShortfallsRequest {
             parent: parent.clone(),
             year: 2023,
@@ -243,7 +250,7 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
     assert_eq!(july.shortfalls.len(), 1);
     assert_eq!(july.shortfalls[0].studio, sector_studio.name);
     // 26 liaison stations, 50+ informants.
-    let stations = o
+    let stations = network_client
         .list_liaison_stations(pb::ListLiaisonStationsRequest {
             parent: parent.clone(),
             page_size: 100,
@@ -254,7 +261,7 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
         .into_inner()
         .liaison_stations;
     assert_eq!(stations.len(), 26);
-    let informants = o
+    let informants = network_client
         .list_informants(pb::ListInformantsRequest {
             parent: parent.clone(),
             page_size: 1,

@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use cppcc_kit::client::{Authed, Bearer};
 use cppcc_proto::common::v1::Date;
 use cppcc_proto::members::v1 as pb;
-use pb::organisation_service_client::OrganisationServiceClient;
+use pb::activity_group_service_client::ActivityGroupServiceClient;
+use pb::liaison_network_service_client::LiaisonNetworkServiceClient;
+use pb::studio_service_client::StudioServiceClient;
 
 use super::{Callers, GIVEN, Rng, Roll, SURNAMES, TOWNSHIPS, request_id};
 
@@ -61,8 +63,8 @@ const INFORMANTS_PER_STATION: usize = 2;
 /// The year the studios' activities are recorded for.
 const YEAR: i32 = 2023;
 
-fn client(callers: &Callers, bearer: &Bearer) -> OrganisationServiceClient<Authed> {
-    OrganisationServiceClient::with_interceptor(callers.channel.clone(), bearer.clone())
+fn groups(callers: &Callers, bearer: &Bearer) -> ActivityGroupServiceClient<Authed> {
+    ActivityGroupServiceClient::with_interceptor(callers.channel.clone(), bearer.clone())
 }
 
 fn person(rng: &mut Rng) -> String {
@@ -96,9 +98,9 @@ pub(super) async fn load(callers: &Callers, roll: &Roll) -> anyhow::Result<()> {
 /// An activity group per township, each with a convener nominated,
 /// agreed and approved.
 async fn activity_groups(callers: &Callers, rng: &mut Rng) -> anyhow::Result<()> {
-    let mut staff = client(callers, &callers.staff);
-    let mut office = client(callers, &callers.admin);
-    let mut leader = client(callers, &callers.leader);
+    let mut staff = groups(callers, &callers.staff);
+    let mut office = groups(callers, &callers.admin);
+    let mut leader = groups(callers, &callers.leader);
     for township in TOWNSHIPS {
         let group = staff
             .create_activity_group(pb::CreateActivityGroupRequest {
@@ -161,7 +163,7 @@ async fn activity_groups(callers: &Callers, rng: &mut Rng) -> anyhow::Result<()>
 }
 
 async fn create_studio(
-    o: &mut OrganisationServiceClient<Authed>,
+    o: &mut StudioServiceClient<Authed>,
     studio: pb::Studio,
 ) -> anyhow::Result<pb::Studio> {
     let name = studio.display_name.clone();
@@ -179,7 +181,7 @@ async fn create_studio(
 
 /// Adds members to a studio (adding one twice changes nothing).
 async fn add_members(
-    o: &mut OrganisationServiceClient<Authed>,
+    o: &mut StudioServiceClient<Authed>,
     studio: &str,
     members: &[&pb::Member],
 ) -> anyhow::Result<()> {
@@ -197,7 +199,7 @@ async fn add_members(
 /// A year of a studio's activities: two a month, but one in the months
 /// listed in `thin`.
 async fn activities(
-    o: &mut OrganisationServiceClient<Authed>,
+    o: &mut StudioServiceClient<Authed>,
     studio: &pb::Studio,
     members: &[&pb::Member],
     thin: &[i32],
@@ -240,7 +242,8 @@ async fn activities(
 /// The 洪山镇 studio with its members, liaisons and activities; the 工商联
 /// sector studio with the sector's members (it falls short in summer).
 async fn studios(callers: &Callers, roll: &Roll, rng: &mut Rng) -> anyhow::Result<()> {
-    let mut o = client(callers, &callers.staff);
+    let mut o =
+        StudioServiceClient::with_interceptor(callers.channel.clone(), callers.staff.clone());
     let hongshan = create_studio(
         &mut o,
         pb::Studio {
@@ -306,7 +309,10 @@ async fn studios(callers: &Callers, roll: &Roll, rng: &mut Rng) -> anyhow::Resul
 /// A liaison station in each township and six departments, with two
 /// informants each.
 async fn stations(callers: &Callers, rng: &mut Rng) -> anyhow::Result<()> {
-    let mut o = client(callers, &callers.admin);
+    let mut o = LiaisonNetworkServiceClient::with_interceptor(
+        callers.channel.clone(),
+        callers.admin.clone(),
+    );
     let places = TOWNSHIPS
         .iter()
         .map(|t| (*t, pb::LiaisonStationKind::Township))

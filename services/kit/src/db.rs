@@ -166,6 +166,16 @@ impl Database {
         &self.pool
     }
 
+    /// A connection from the pool, for reads outside a change.
+    pub async fn acquire(
+        &self,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, crate::ServiceError> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(crate::error::classify_db_error)
+    }
+
     /// The service's schema.
     pub fn schema(&self) -> Schema {
         self.schema

@@ -24,11 +24,13 @@ use cppcc_kit::server::{Server, ServerArgs};
 use cppcc_kit::telemetry::TelemetryArgs;
 
 use crate::intake::{Intake, IntakeArgs};
+use cppcc_proto::members::v1::activity_group_service_server::ActivityGroupServiceServer;
 use cppcc_proto::members::v1::committee_service_server::CommitteeServiceServer;
 use cppcc_proto::members::v1::duty_record_service_server::DutyRecordServiceServer;
 use cppcc_proto::members::v1::evaluation_service_server::EvaluationServiceServer;
+use cppcc_proto::members::v1::liaison_network_service_server::LiaisonNetworkServiceServer;
 use cppcc_proto::members::v1::member_service_server::MemberServiceServer;
-use cppcc_proto::members::v1::organisation_service_server::OrganisationServiceServer;
+use cppcc_proto::members::v1::studio_service_server::StudioServiceServer;
 
 /// The schema this service owns.
 pub const SCHEMA: Schema = Schema::new("members");
@@ -83,6 +85,7 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         db: db.clone(),
         pii,
     };
+    let organisation = grpc::OrganisationApi::new(shared.clone());
     let mut server = Server::new(db, verifier, &config.server)?
         .add_service(CommitteeServiceServer::new(grpc::CommitteeApi::new(
             shared.clone(),
@@ -90,9 +93,9 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         .add_service(MemberServiceServer::new(grpc::MemberApi::new(
             shared.clone(),
         )))
-        .add_service(OrganisationServiceServer::new(grpc::OrganisationApi::new(
-            shared.clone(),
-        )))
+        .add_service(ActivityGroupServiceServer::new(organisation.clone()))
+        .add_service(StudioServiceServer::new(organisation.clone()))
+        .add_service(LiaisonNetworkServiceServer::new(organisation))
         .add_service(DutyRecordServiceServer::new(grpc::DutyRecordApi::new(
             shared.clone(),
             intake_status,

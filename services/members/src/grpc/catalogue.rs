@@ -2,8 +2,6 @@
 //! created, read, listed, updated and deleted (as tombstones) the same way.
 //! [`Kind`] says what differs.
 
-use std::collections::HashMap;
-
 use tonic::Request;
 use uuid::Uuid;
 
@@ -299,12 +297,7 @@ pub(super) async fn create<K: Kind, T>(
     {
         drop(change);
         let existing = ChildName::parse_field("name", &existing, K::COLLECTION)?;
-        let mut conn = shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = shared.db.acquire().await?;
         return read::<K>(&mut conn, &committee, existing.id)
             .await?
             .ok_or_else(|| {
@@ -350,12 +343,7 @@ pub(super) async fn get<K: Kind, T>(
             name,
         )
         .await?;
-    let mut conn = shared
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(classify_db_error)?;
+    let mut conn = shared.db.acquire().await?;
     read::<K>(&mut conn, &parsed.committee, parsed.id)
         .await?
         .ok_or_else(|| ServiceError::not_found(name))
@@ -384,12 +372,7 @@ pub(super) async fn list<K: Kind, T>(
         page,
         &[parent, if show_deleted { "deleted" } else { "" }],
     )?;
-    let mut conn = shared
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(classify_db_error)?;
+    let mut conn = shared.db.acquire().await?;
     let keys = lists::catalogue_page(&mut conn, K::CATALOGUE, &committee, show_deleted, &query)
         .await
         .map_err(classify_db_error)?;
@@ -398,11 +381,9 @@ pub(super) async fn list<K: Kind, T>(
     let rows = store::read(&mut conn, K::CATALOGUE, &committee, &ids)
         .await
         .map_err(classify_db_error)?;
-    let by_id: HashMap<Uuid, &EntryRow> = rows.iter().map(|r| (r.id, r)).collect();
-    let entries = ids
-        .iter()
-        .filter_map(|id| by_id.get(id))
-        .map(|r| K::to_proto(r))
+    let entries = super::in_order_of(&ids, &rows, |r| r.id)
+        .into_iter()
+        .map(K::to_proto)
         .collect();
     Ok((entries, next_page_token))
 }

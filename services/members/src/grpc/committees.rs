@@ -157,13 +157,7 @@ const SETTINGS_MASK: MaskSpec = MaskSpec {
 
 impl CommitteeApi {
     async fn read(&self, id: &str) -> Result<CommitteeRow, ServiceError> {
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         store::get(&mut conn, id)
             .await
             .map_err(classify_db_error)?
@@ -289,13 +283,7 @@ impl CommitteeService for CommitteeApi {
         let actor = cppcc_kit::auth::actor(&request)?;
         actor.require(READERS, "read committees")?;
         let name = committee_resource(&id);
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         // Visible: the caller's committee and those below it.
         let visible = match actor.committee() {
             None => true,
@@ -331,13 +319,7 @@ impl CommitteeService for CommitteeApi {
             },
             &[root.unwrap_or("*")],
         )?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let keys = lists::committee_page(&mut conn, root, &query)
             .await
             .map_err(classify_db_error)?;
@@ -436,13 +418,7 @@ impl CommitteeService for CommitteeApi {
         self.shared
             .caller(&request, READERS, "read committee settings", &id, &name)
             .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let row = store::settings(&mut conn, &id)
             .await
             .map_err(classify_db_error)?

@@ -277,11 +277,9 @@ impl DutyRecordApi {
 
 /// The rows of `ids` as messages, in the order of `ids`.
 fn in_order(ids: &[Uuid], rows: &[RecordRow]) -> Vec<pb::DutyRecord> {
-    let by_id: std::collections::HashMap<Uuid, &RecordRow> =
-        rows.iter().map(|r| (r.id, r)).collect();
-    ids.iter()
-        .filter_map(|id| by_id.get(id))
-        .map(|r| record(r))
+    super::in_order_of(ids, rows, |r| r.id)
+        .into_iter()
+        .map(record)
         .collect()
 }
 
@@ -328,13 +326,7 @@ impl DutyRecordService for DutyRecordApi {
         {
             drop(change);
             let existing = SubName::parse_field("name", &existing, "members", "dutyRecords")?;
-            let mut conn = self
-                .shared
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(classify_db_error)?;
+            let mut conn = self.shared.db.acquire().await?;
             let found = self
                 .read(&mut conn, &existing.committee, existing.parent, existing.id)
                 .await?
@@ -434,13 +426,7 @@ impl DutyRecordService for DutyRecordApi {
             .await?
         {
             drop(change);
-            let mut conn = self
-                .shared
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(classify_db_error)?;
+            let mut conn = self.shared.db.acquire().await?;
             let rows = store::records(&mut conn, &committee, &ids)
                 .await
                 .map_err(classify_db_error)?;
@@ -523,13 +509,7 @@ impl DutyRecordService for DutyRecordApi {
         self.shared
             .check_own(&actor, &name.committee, &member, &req.name)
             .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let found = self
             .read(&mut conn, &name.committee, name.parent, name.id)
             .await?
@@ -583,13 +563,7 @@ impl DutyRecordService for DutyRecordApi {
             },
             &[&req.parent],
         )?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         if let Some(id) = member {
             let found = member_store::get_many(&mut conn, &committee, &[id])
                 .await
@@ -747,13 +721,7 @@ impl DutyRecordService for DutyRecordApi {
                 &req.parent,
             )
             .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let cursors = store::cursors(&mut conn).await.map_err(classify_db_error)?;
         let mut producers = self.intake.snapshot();
         for p in &mut producers {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{Acquire as _, PgConnection};
+use sqlx::PgConnection;
 use time::{Date, Month, OffsetDateTime};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -521,13 +521,7 @@ impl EvaluationService for EvaluationApi {
                 &req.name,
             )
             .await?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         committee(&mut conn, &committee_id).await?;
         let in_force = rules_in_force(&mut conn, &committee_id, year.year).await?;
         Ok(Response::new(pb::GetEvaluationRulesResponse {
@@ -556,7 +550,7 @@ impl EvaluationService for EvaluationApi {
             .check_own(&actor, &member.committee, &req.member, &req.member)
             .await?;
         let mut tx = snapshot_tx(&self.shared).await?;
-        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let conn = &mut *tx;
         let in_force = rules_in_force(conn, &member.committee, year.year).await?;
         let now = transaction_time(conn).await?;
         let snapshot = Snapshot::read(conn, &member.committee, year, now).await?;
@@ -649,7 +643,7 @@ impl EvaluationService for EvaluationApi {
         ];
         let query = list_query(req.page_size, &req.page_token, &scope)?;
         let mut tx = snapshot_tx(&self.shared).await?;
-        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let conn = &mut *tx;
         committee(conn, &committee_id).await?;
         let in_force = rules_in_force(conn, &committee_id, year.year).await?;
         let as_of = as_of(&query, conn).await?;
@@ -700,7 +694,7 @@ impl EvaluationService for EvaluationApi {
             .check_own(&actor, &member.committee, &req.member, &req.member)
             .await?;
         let mut tx = snapshot_tx(&self.shared).await?;
-        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let conn = &mut *tx;
         let now = transaction_time(conn).await?;
         let snapshot = Snapshot::read(conn, &member.committee, year, now).await?;
         let Some(five) = snapshot
@@ -746,7 +740,7 @@ impl EvaluationService for EvaluationApi {
         ];
         let query = list_query(req.page_size, &req.page_token, &scope)?;
         let mut tx = snapshot_tx(&self.shared).await?;
-        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let conn = &mut *tx;
         committee(conn, &committee_id).await?;
         let as_of = as_of(&query, conn).await?;
         let snapshot = Snapshot::read(conn, &committee_id, year, as_of).await?;
@@ -783,7 +777,7 @@ impl EvaluationService for EvaluationApi {
             )
             .await?;
         let mut tx = snapshot_tx(&self.shared).await?;
-        let conn = tx.acquire().await.map_err(classify_db_error)?;
+        let conn = &mut *tx;
         let row = committee(conn, &committee_id).await?;
         let term_start = row.term_start_date.unwrap_or(year.first);
 

@@ -665,13 +665,7 @@ impl MemberService for MemberApi {
             }
             _ => None,
         };
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         if catalogue::read::<SpecialCommittees>(&mut conn, &sc.committee, sc.id)
             .await?
             .is_none()
@@ -717,13 +711,7 @@ impl MemberService for MemberApi {
         {
             drop(change);
             let existing = ChildName::parse_field("name", &existing, "members")?;
-            let mut conn = self
-                .shared
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(classify_db_error)?;
+            let mut conn = self.shared.db.acquire().await?;
             let row = self
                 .member_row(&mut conn, &committee, existing.id)
                 .await?
@@ -776,13 +764,7 @@ impl MemberService for MemberApi {
             )
             .await?;
         let full = view(req.view, true)?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let row = self
             .member_row(&mut conn, &name.committee, name.id)
             .await?
@@ -825,13 +807,7 @@ impl MemberService for MemberApi {
             .caller(&request, READERS, "read members", &committee, &req.parent)
             .await?;
         let full = view(req.view, true)?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let rows = member_store::get_many(&mut conn, &committee, &ids)
             .await
             .map_err(classify_db_error)?;
@@ -887,13 +863,7 @@ impl MemberService for MemberApi {
             },
             &[&req.parent, collation],
         )?;
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         let keys = lists::member_page(&mut conn, &committee, &query)
             .await
             .map_err(classify_db_error)?;
@@ -1122,13 +1092,7 @@ impl MemberService for MemberApi {
             Some([Key::Int(id)]) => *id,
             _ => 0,
         };
-        let mut conn = self
-            .shared
-            .db
-            .pool()
-            .acquire()
-            .await
-            .map_err(classify_db_error)?;
+        let mut conn = self.shared.db.acquire().await?;
         if self
             .member_row(&mut conn, &name.committee, name.id)
             .await?

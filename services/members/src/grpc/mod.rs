@@ -76,12 +76,7 @@ impl Shared {
         if actor.role == Role::UpperCommittee
             && let Some(own) = actor.committee()
         {
-            let mut conn = self
-                .db
-                .pool()
-                .acquire()
-                .await
-                .map_err(cppcc_kit::error::classify_db_error)?;
+            let mut conn = self.db.acquire().await?;
             if crate::store::committees::is_below(&mut conn, committee, own)
                 .await
                 .map_err(cppcc_kit::error::classify_db_error)?
@@ -248,6 +243,17 @@ impl SubName {
             id,
         })
     }
+}
+
+/// `rows` in the order of `ids`, by the id `id_of` reads from each; ids
+/// with no row are left out (a list's page of ids, then its rows).
+pub(crate) fn in_order_of<'a, R>(
+    ids: &[Uuid],
+    rows: &'a [R],
+    id_of: impl Fn(&R) -> Uuid,
+) -> Vec<&'a R> {
+    let by_id: std::collections::HashMap<Uuid, &R> = rows.iter().map(|r| (id_of(r), r)).collect();
+    ids.iter().filter_map(|id| by_id.get(id).copied()).collect()
 }
 
 /// The associated data personal data is sealed with: field and record.

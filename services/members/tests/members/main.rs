@@ -25,11 +25,13 @@ use cppcc_tests::{Running, TestDatabase};
 
 use audit::audit_service_client::AuditServiceClient;
 use events::event_stream_service_client::EventStreamServiceClient;
+use pb::activity_group_service_client::ActivityGroupServiceClient;
 use pb::committee_service_client::CommitteeServiceClient;
 use pb::duty_record_service_client::DutyRecordServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
+use pb::liaison_network_service_client::LiaisonNetworkServiceClient;
 use pb::member_service_client::MemberServiceClient;
-use pb::organisation_service_client::OrganisationServiceClient;
+use pb::studio_service_client::StudioServiceClient;
 
 const SUIXIAN: &str = "committees/suixian";
 
@@ -72,8 +74,16 @@ impl Suite {
         MemberServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
     }
 
-    fn organisation(&self, token: &str) -> OrganisationServiceClient<Authed> {
-        OrganisationServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    fn groups(&self, token: &str) -> ActivityGroupServiceClient<Authed> {
+        ActivityGroupServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    }
+
+    fn studios(&self, token: &str) -> StudioServiceClient<Authed> {
+        StudioServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
+    }
+
+    fn network(&self, token: &str) -> LiaisonNetworkServiceClient<Authed> {
+        LiaisonNetworkServiceClient::with_interceptor(self.running.channel(), Bearer::new(token))
     }
 
     fn duty(&self, token: &str) -> DutyRecordServiceClient<Authed> {

@@ -3,9 +3,7 @@
 
 use super::*;
 
-use pb::organisation_service_client::OrganisationServiceClient;
-
-async fn group(o: &mut OrganisationServiceClient<Authed>, township: &str) -> pb::ActivityGroup {
+async fn group(o: &mut ActivityGroupServiceClient<Authed>, township: &str) -> pb::ActivityGroup {
     o.create_activity_group(pb::CreateActivityGroupRequest {
         parent: SUIXIAN.into(),
         activity_group: Some(pb::ActivityGroup {
@@ -21,7 +19,7 @@ async fn group(o: &mut OrganisationServiceClient<Authed>, township: &str) -> pb:
 }
 
 async fn nominate(
-    o: &mut OrganisationServiceClient<Authed>,
+    o: &mut ActivityGroupServiceClient<Authed>,
     group: &str,
     candidate: &str,
 ) -> Result<pb::ConvenerAppointment, tonic::Status> {
@@ -45,7 +43,7 @@ async fn agree(
     name: &str,
 ) -> Result<pb::ConvenerAppointment, tonic::Status> {
     suite
-        .organisation(token)
+        .groups(token)
         .agree_convener(pb::AgreeConvenerRequest {
             name: name.into(),
             note: "党组会议同意".into(),
@@ -61,7 +59,7 @@ async fn approve(
     name: &str,
 ) -> Result<pb::ConvenerAppointment, tonic::Status> {
     suite
-        .organisation(token)
+        .groups(token)
         .approve_convener(pb::ApproveConvenerRequest {
             name: name.into(),
             note: "常委会议批准".into(),
@@ -78,7 +76,7 @@ async fn reject(
     reason: &str,
 ) -> Result<pb::ConvenerAppointment, tonic::Status> {
     suite
-        .organisation(token)
+        .groups(token)
         .reject_convener(pb::RejectConvenerRequest {
             name: name.into(),
             reason: reason.into(),
@@ -95,7 +93,7 @@ async fn end(
     reason: &str,
 ) -> Result<pb::ConvenerAppointment, tonic::Status> {
     suite
-        .organisation(token)
+        .groups(token)
         .end_convener_appointment(pb::EndConvenerAppointmentRequest {
             name: name.into(),
             reason: reason.into(),
@@ -112,7 +110,7 @@ fn state(a: &pb::ConvenerAppointment) -> pb::ConvenerState {
 #[tokio::test]
 async fn conveners_pass_three_hands_in_order_and_one_serves_at_a_time() {
     let (suite, _) = Suite::seeded().await;
-    let mut o = suite.organisation(&staff());
+    let mut o = suite.groups(&staff());
     let hongshan = group(&mut o, "洪山镇").await;
     assert_eq!(hongshan.convener_appointment, "");
     let twice = o
@@ -141,7 +139,7 @@ async fn conveners_pass_three_hands_in_order_and_one_serves_at_a_time() {
         "names the nomination under way"
     );
     // A leader may not nominate.
-    let wrong = nominate(&mut suite.organisation(&leader()), &hongshan.name, "王明")
+    let wrong = nominate(&mut suite.groups(&leader()), &hongshan.name, "王明")
         .await
         .unwrap_err();
     assert_eq!(wrong.code(), Code::PermissionDenied);
@@ -288,7 +286,7 @@ async fn conveners_pass_three_hands_in_order_and_one_serves_at_a_time() {
     assert_eq!(elsewhere.code(), Code::NotFound);
     let fifth = nominate(&mut o, &hongshan.name, "赵敏").await.unwrap();
     let stale = suite
-        .organisation(&admin())
+        .groups(&admin())
         .agree_convener(pb::AgreeConvenerRequest {
             name: fifth.name.clone(),
             note: String::new(),
@@ -342,7 +340,7 @@ async fn studios_keep_members_liaisons_and_activities_and_report_shortfalls() {
     let b = create(&mut m, member("乙委员", 2, &seed.business))
         .await
         .unwrap();
-    let mut o = suite.organisation(&staff());
+    let mut o = suite.studios(&staff());
     let studio = |name: &str, kind: pb::StudioKind, township: &str, sector: &str| pb::Studio {
         display_name: name.into(),
         kind: kind as i32,
@@ -646,7 +644,7 @@ async fn studios_keep_members_liaisons_and_activities_and_report_shortfalls() {
 
     // Members and leaders read; they do not organise.
     let denied = suite
-        .organisation(&leader())
+        .studios(&leader())
         .create_studio(pb::CreateStudioRequest {
             parent: SUIXIAN.into(),
             studio: Some(studio("x", pb::StudioKind::Township, "x镇", "")),
@@ -661,7 +659,7 @@ async fn studios_keep_members_liaisons_and_activities_and_report_shortfalls() {
 async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers() {
     let (suite, _) = Suite::seeded().await;
     let info = cppcc_tests::token(Role::InfoCentre, "suixian");
-    let mut o = suite.organisation(&info);
+    let mut o = suite.network(&info);
     let station = |name: &str, kind: pb::LiaisonStationKind, location: &str| pb::LiaisonStation {
         display_name: name.into(),
         kind: kind as i32,
@@ -714,7 +712,7 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
     );
     // Staff do not keep the network.
     let by_staff = suite
-        .organisation(&staff())
+        .network(&staff())
         .create_liaison_station(pb::CreateLiaisonStationRequest {
             parent: SUIXIAN.into(),
             liaison_station: Some(station(
@@ -772,7 +770,7 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
         let suite = &suite;
         async move {
             suite
-                .organisation(&token)
+                .network(&token)
                 .get_informant(pb::GetInformantRequest { name })
                 .await
                 .unwrap()
@@ -786,7 +784,7 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
     suite.seal().await;
     let reads = suite
         .audit_records(&format!(
-            "resource = \"{}\" AND method = \"/cppcc.members.v1.OrganisationService/GetInformant\"",
+            "resource = \"{}\" AND method = \"/cppcc.members.v1.LiaisonNetworkService/GetInformant\"",
             created.name
         ))
         .await;
