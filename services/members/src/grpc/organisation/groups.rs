@@ -407,23 +407,19 @@ impl ActivityGroupService for OrganisationApi {
                 &req.parent,
             )
             .await?;
-        let query = ListQuery::new(
-            &lists::ENTITIES,
-            list_request(req.page_size, &req.page_token),
-            &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
-        )?;
         let mut conn = self.shared.db.acquire().await?;
-        let keys = lists::entity_page(
-            &mut conn,
-            Entity::ActivityGroups,
-            &committee,
-            req.show_deleted,
-            &query,
-        )
-        .await
-        .map_err(classify_db_error)?;
-        let (keys, next_page_token) = query.page(keys);
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
+        let (ids, next_page_token) = EntityList {
+            entity: Entity::ActivityGroups,
+            spec: &lists::ENTITIES,
+            committee: &committee,
+            parent: &req.parent,
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            filter: "",
+            show_deleted: req.show_deleted,
+        }
+        .page(&mut conn)
+        .await?;
         let rows = store::groups(&mut conn, &committee, &ids)
             .await
             .map_err(classify_db_error)?;

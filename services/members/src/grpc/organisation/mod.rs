@@ -159,6 +159,59 @@ impl<T> cppcc_kit::page::Keyed for Keyed<T> {
     }
 }
 
+/// A list of an organisation entity as a caller asks for it.
+struct EntityList<'a> {
+    entity: Entity,
+    spec: &'static ListSpec,
+    committee: &'a str,
+    parent: &'a str,
+    page_size: i32,
+    page_token: &'a str,
+    filter: &'a str,
+    show_deleted: bool,
+}
+
+impl EntityList<'_> {
+    fn query(&self) -> Result<ListQuery, ServiceError> {
+        ListQuery::new(
+            self.spec,
+            ListRequest {
+                page_size: self.page_size,
+                page_token: self.page_token,
+                filter: self.filter,
+                order_by: "",
+            },
+            &[self.parent, if self.show_deleted { "deleted" } else { "" }],
+        )
+    }
+
+    /// The ids of one page and the token for the next.
+    async fn page(
+        &self,
+        conn: &mut sqlx::PgConnection,
+    ) -> Result<(Vec<Uuid>, String), ServiceError> {
+        let query = self.query()?;
+        let keys = lists::entity_page(conn, self.entity, self.committee, self.show_deleted, &query)
+            .await
+            .map_err(classify_db_error)?;
+        let (keys, next_page_token) = query.page(keys);
+        Ok((keys.iter().map(|k| k.id).collect(), next_page_token))
+    }
+
+    /// How many match, across all pages.
+    async fn count(&self, conn: &mut sqlx::PgConnection) -> Result<i64, ServiceError> {
+        lists::entity_count(
+            conn,
+            self.entity,
+            self.committee,
+            self.show_deleted,
+            &self.query()?,
+        )
+        .await
+        .map_err(classify_db_error)
+    }
+}
+
 fn list_request(page_size: i32, page_token: &str) -> ListRequest<'_> {
     ListRequest {
         page_size,

@@ -300,23 +300,19 @@ impl LiaisonNetworkService for OrganisationApi {
                 &req.parent,
             )
             .await?;
-        let query = ListQuery::new(
-            &lists::ENTITIES,
-            list_request(req.page_size, &req.page_token),
-            &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
-        )?;
         let mut conn = self.shared.db.acquire().await?;
-        let keys = lists::entity_page(
-            &mut conn,
-            Entity::LiaisonStations,
-            &committee,
-            req.show_deleted,
-            &query,
-        )
-        .await
-        .map_err(classify_db_error)?;
-        let (keys, next_page_token) = query.page(keys);
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
+        let (ids, next_page_token) = EntityList {
+            entity: Entity::LiaisonStations,
+            spec: &lists::ENTITIES,
+            committee: &committee,
+            parent: &req.parent,
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            filter: "",
+            show_deleted: req.show_deleted,
+        }
+        .page(&mut conn)
+        .await?;
         let rows = store::stations(&mut conn, &committee, &ids)
             .await
             .map_err(classify_db_error)?;
@@ -602,37 +598,19 @@ impl LiaisonNetworkService for OrganisationApi {
                 &req.parent,
             )
             .await?;
-        let query = ListQuery::new(
-            &lists::INFORMANTS,
-            ListRequest {
-                page_size: req.page_size,
-                page_token: &req.page_token,
-                filter: &req.filter,
-                order_by: "",
-            },
-            &[&req.parent, if req.show_deleted { "deleted" } else { "" }],
-        )?;
         let mut conn = self.shared.db.acquire().await?;
-        let keys = lists::entity_page(
-            &mut conn,
-            Entity::Informants,
-            &committee,
-            req.show_deleted,
-            &query,
-        )
-        .await
-        .map_err(classify_db_error)?;
-        let total = lists::entity_count(
-            &mut conn,
-            Entity::Informants,
-            &committee,
-            req.show_deleted,
-            &query,
-        )
-        .await
-        .map_err(classify_db_error)?;
-        let (keys, next_page_token) = query.page(keys);
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
+        let list = EntityList {
+            entity: Entity::Informants,
+            spec: &lists::INFORMANTS,
+            committee: &committee,
+            parent: &req.parent,
+            page_size: req.page_size,
+            page_token: &req.page_token,
+            filter: &req.filter,
+            show_deleted: req.show_deleted,
+        };
+        let (ids, next_page_token) = list.page(&mut conn).await?;
+        let total = list.count(&mut conn).await?;
         let rows = store::informants(&mut conn, &committee, &ids)
             .await
             .map_err(classify_db_error)?;
