@@ -20,11 +20,18 @@ use crate::change::KitSql;
 /// The kit's own migrations, applied in every service schema. Their
 /// versions are small numbers; a service's are timestamps, so they never
 /// collide.
-const KIT_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "kit outbox audit request ids",
-    include_str!("../migrations/0001_kit.sql"),
-)];
+const KIT_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "kit outbox audit request ids",
+        include_str!("../migrations/0001_kit.sql"),
+    ),
+    (
+        2,
+        "kit outbox marks once per transaction",
+        include_str!("../migrations/0002_outbox_mark.sql"),
+    ),
+];
 
 /// Database settings shared by every service binary.
 #[derive(Clone, Debug, clap::Args)]

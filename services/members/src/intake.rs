@@ -42,7 +42,7 @@ use events::event_stream_service_client::EventStreamServiceClient;
 use crate::domain::evaluation::duty_kind;
 use crate::domain::member::plausible;
 use crate::grpc::{record, record_name, today};
-use crate::store::duty::{self as store, NewRecord};
+use crate::store::duty::{self as store, NewRecord, TenureRow};
 
 /// The first pause after a failure; it doubles up to [`LONGEST_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
@@ -328,6 +328,11 @@ struct Lead {
     conn: Option<PgConnection>,
 }
 
+/// How long a call on the lead's connection may take before the
+/// connection is taken for dead (a half-open connection after a network
+/// failure answers never).
+const LEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Lead {
     fn new(producer: &str) -> Lead {
         Lead {
@@ -338,30 +343,38 @@ impl Lead {
 
     /// Takes the lead if no other instance holds it.
     async fn take(&mut self, db: &Database) -> Result<bool, sqlx::Error> {
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => self
-                .conn
-                .insert(PgConnection::connect_with(&db.pool().connect_options()).await?),
+        let attempt = async {
+            let conn = match &mut self.conn {
+                Some(conn) => conn,
+                None => self
+                    .conn
+                    .insert(PgConnection::connect_with(&db.pool().connect_options()).await?),
+            };
+            sqlx::query_scalar!(
+                r#"SELECT pg_try_advisory_lock(hashtext('members.intake'), hashtext($1)) AS "led!""#,
+                self.producer
+            )
+            .fetch_one(conn)
+            .await
         };
-        let led = sqlx::query_scalar!(
-            r#"SELECT pg_try_advisory_lock(hashtext('members.intake'), hashtext($1)) AS "led!""#,
-            self.producer
-        )
-        .fetch_one(conn)
-        .await;
+        let led = tokio::time::timeout(LEAD_TIMEOUT, attempt)
+            .await
+            .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
         if led.is_err() {
             self.conn = None;
         }
         led
     }
 
-    /// Whether the lead is still held (its connection answers).
+    /// Whether the lead is still held (its connection answers in time).
     async fn alive(&mut self) -> bool {
         let Some(conn) = &mut self.conn else {
             return false;
         };
-        if conn.ping().await.is_ok() {
+        if matches!(
+            tokio::time::timeout(LEAD_TIMEOUT, conn.ping()).await,
+            Ok(Ok(()))
+        ) {
             return true;
         }
         self.conn = None;
@@ -377,17 +390,19 @@ impl Lead {
             r#"SELECT pg_advisory_unlock(hashtext('members.intake'), hashtext($1)) AS "released!""#,
             self.producer
         )
-        .fetch_one(conn)
-        .await;
-        if released.is_err() {
-            // Closing the connection gives the lock up as well.
+        .fetch_one(conn);
+        if !matches!(
+            tokio::time::timeout(LEAD_TIMEOUT, released).await,
+            Ok(Ok(_))
+        ) {
+            // Dropping the connection gives the lock up as well.
             self.conn = None;
         }
     }
 
     async fn close(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let _ = conn.close().await;
+            let _ = tokio::time::timeout(LEAD_TIMEOUT, conn.close()).await;
         }
     }
 }
@@ -651,11 +666,51 @@ fn read(event: &events::Event) -> Result<Read, String> {
     }
 }
 
-/// Applies one response and moves the cursor to the one after it, in one
-/// transaction. Should the response fail as a whole (an event the
-/// database refuses), its events are applied one by one, each behind a
-/// savepoint, and the one that fails is set aside with the reason, so one
-/// bad event never stops the intake.
+/// Entries (one per member an event names) a transaction writes at most:
+/// a response of events naming many members each is applied in several.
+const MAX_CHUNK_ENTRIES: usize = 2000;
+
+/// The response's events in chunks of at most `max` entries (an event is
+/// never split); at least one chunk, perhaps empty (a heartbeat).
+fn chunks(
+    events: &[events::Event],
+    max: usize,
+    entries: impl Fn(&events::Event) -> usize,
+) -> Vec<&[events::Event]> {
+    let mut out = Vec::new();
+    let (mut start, mut weight) = (0, 0);
+    for (i, e) in events.iter().enumerate() {
+        let w = entries(e).max(1);
+        if i > start && weight + w > max {
+            out.push(&events[start..i]);
+            (start, weight) = (i, 0);
+        }
+        weight += w;
+    }
+    out.push(&events[start..]);
+    out
+}
+
+/// How many entries an event may write: one per member it names.
+fn entries_of(event: &events::Event) -> usize {
+    let payload = event
+        .payload
+        .as_ref()
+        .map(|a| a.value.as_slice())
+        .unwrap_or_default();
+    if event.r#type == events::DutyPerformed::full_name() {
+        events::DutyPerformed::decode(payload).map_or(1, |p| p.members.len())
+    } else if event.r#type == events::DutyWithdrawn::full_name() {
+        events::DutyWithdrawn::decode(payload).map_or(1, |w| w.members.len())
+    } else {
+        1
+    }
+}
+
+/// Applies one response and moves the cursor to the one after it. A
+/// response is one transaction, or several when its events name many
+/// members; the cursor moves with the last, and events taken by the
+/// earlier ones are not taken again if the last fails.
 pub async fn apply(
     db: &Database,
     actor: &Actor,
@@ -663,58 +718,107 @@ pub async fn apply(
     from: &str,
     response: &events::WatchResponse,
 ) -> Result<Applied, ServiceError> {
-    match apply_response(db, actor, producer, from, response, false).await {
+    let chunks = chunks(&response.events, MAX_CHUNK_ENTRIES, entries_of);
+    let (mut events, mut parked) = (0, 0);
+    let last = chunks.len() - 1;
+    for (i, chunk) in chunks.into_iter().enumerate() {
+        let cursor = (i == last).then_some((from, response.cursor.as_str()));
+        match apply_chunk(db, actor, producer, chunk, cursor).await? {
+            Applied::Done {
+                events: e,
+                parked: p,
+            } => {
+                events += e;
+                parked += p;
+            }
+            Applied::Moved => return Ok(Applied::Moved),
+        }
+    }
+    Ok(Applied::Done { events, parked })
+}
+
+/// Applies events in one transaction, moving the cursor if given. Should
+/// they fail together (an event the database refuses), they are applied
+/// one by one, each behind a savepoint, and the one the database refuses
+/// for its data is set aside with the reason, so one bad event never stops
+/// the intake.
+async fn apply_chunk(
+    db: &Database,
+    actor: &Actor,
+    producer: &str,
+    events: &[events::Event],
+    cursor: Option<(&str, &str)>,
+) -> Result<Applied, ServiceError> {
+    match apply_events(db, actor, producer, events, cursor, false).await {
         Ok(applied) => Ok(applied),
         Err(e) => {
             tracing::warn!(
                 producer,
                 error = cause(&e),
-                "a response failed; applying its events one by one"
+                "applying events together failed; applying them one by one"
             );
-            apply_response(db, actor, producer, from, response, true).await
+            apply_events(db, actor, producer, events, cursor, true).await
         }
+    }
+}
+
+/// Whether an error is the database refusing an event's data (so setting
+/// the event aside is right), rather than the database failing (so the
+/// events are tried again later): a data or constraint error, or a
+/// trigger's refusal.
+fn refused_for_its_data(e: &ServiceError) -> bool {
+    let source = std::error::Error::source(e).and_then(|s| s.downcast_ref::<sqlx::Error>());
+    match source {
+        Some(sqlx::Error::Database(db)) => db
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23") || c.starts_with("P0")),
+        Some(_) => false,
+        None => !matches!(
+            e.kind(),
+            ErrorKind::Unavailable
+                | ErrorKind::Aborted
+                | ErrorKind::DeadlineExceeded
+                | ErrorKind::Internal
+        ),
     }
 }
 
 /// The intake's view of one response being applied.
 struct Batch<'a> {
     producer: &'a str,
-    /// The committee of each member the events name, if this service has it.
-    known: HashMap<Uuid, String>,
+    /// Each member the events name that this service has: its committee
+    /// and when it was in office.
+    known: HashMap<Uuid, TenureRow>,
     /// Entries waiting to be written.
     pending: Vec<NewRecord>,
     /// Entries written, to audit and publish.
     written: Vec<NewRecord>,
 }
 
-async fn apply_response(
+async fn apply_events(
     db: &Database,
     actor: &Actor,
     producer: &str,
-    from: &str,
-    response: &events::WatchResponse,
+    events: &[events::Event],
+    cursor: Option<(&str, &str)>,
     one_by_one: bool,
 ) -> Result<Applied, ServiceError> {
     let mut change = db.change(actor).await?;
-    if !store::advance_cursor(change.conn(), producer, from, &response.cursor)
-        .await
-        .map_err(classify_db_error)?
+    if let Some((from, to)) = cursor
+        && !store::advance_cursor(change.conn(), producer, from, to)
+            .await
+            .map_err(classify_db_error)?
     {
         return Ok(Applied::Moved);
     }
     // Each event once, whatever it did the first time.
-    let ids: Vec<Uuid> = response
-        .events
-        .iter()
-        .map(|e| event_id(producer, e))
-        .collect();
+    let ids: Vec<Uuid> = events.iter().map(|e| event_id(producer, e)).collect();
     let first_time: HashSet<Uuid> = store::claim_events(change.conn(), producer, &ids)
         .await
         .map_err(classify_db_error)?
         .into_iter()
         .collect();
-    let events: Vec<(&events::Event, Uuid, Result<Read, String>)> = response
-        .events
+    let events: Vec<(&events::Event, Uuid, Result<Read, String>)> = events
         .iter()
         .zip(ids)
         .filter(|(_, id)| first_time.contains(id))
@@ -733,10 +837,11 @@ async fn apply_response(
     wanted.dedup();
     let mut batch = Batch {
         producer,
-        known: store::member_committees(change.conn(), &wanted)
+        known: store::member_tenures(change.conn(), &wanted)
             .await
             .map_err(classify_db_error)?
             .into_iter()
+            .map(|t| (t.id, t))
             .collect(),
         pending: Vec::new(),
         written: Vec::new(),
@@ -766,15 +871,8 @@ async fn apply_response(
                 savepoint.commit().await.map_err(classify_db_error)?;
                 parked += n;
             }
-            // The database is away or busy: try the whole response later.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::Unavailable | ErrorKind::Aborted | ErrorKind::DeadlineExceeded
-                ) =>
-            {
-                return Err(e);
-            }
+            // The database failed, not the event: try them all again later.
+            Err(e) if !refused_for_its_data(&e) => return Err(e),
             Err(e) => {
                 savepoint.rollback().await.map_err(classify_db_error)?;
                 batch.pending.clear();
@@ -831,6 +929,16 @@ impl Batch<'_> {
                 source,
             } => {
                 let (found, unknown) = sort_members(&self.known, &committee, members);
+                // Credit only for days in office (as the office may record).
+                let (found, out): (Vec<Uuid>, Vec<Uuid>) = found.into_iter().partition(|m| {
+                    self.known
+                        .get(m)
+                        .is_some_and(|t| t.in_office_on(day).is_ok())
+                });
+                let not_serving: Vec<String> = out
+                    .into_iter()
+                    .map(|m| ChildName::format(&committee, "members", m))
+                    .collect();
                 for member in found {
                     self.pending.push(NewRecord {
                         id: Uuid::now_v7(),
@@ -848,14 +956,23 @@ impl Batch<'_> {
                         reason: String::new(),
                     });
                 }
-                if unknown.is_empty() {
+                let mut reasons = Vec::new();
+                if !unknown.is_empty() {
+                    reasons.push(format!(
+                        "credits members this service does not have: {}",
+                        unknown.join(", ")
+                    ));
+                }
+                if !not_serving.is_empty() {
+                    reasons.push(format!(
+                        "credits members not in office on {day}: {}",
+                        not_serving.join(", ")
+                    ));
+                }
+                if reasons.is_empty() {
                     return Ok(0);
                 }
-                let reason = format!(
-                    "credits members this service does not have: {}",
-                    unknown.join(", ")
-                );
-                park(conn, self.producer, event, id, &reason).await
+                park(conn, self.producer, event, id, &reasons.join("; ")).await
             }
             Read::Withdrawn {
                 committee,
@@ -927,13 +1044,13 @@ fn cause(e: &ServiceError) -> String {
 /// The members of the committee this service knows, and the names of the
 /// rest.
 fn sort_members(
-    known: &HashMap<Uuid, String>,
+    known: &HashMap<Uuid, TenureRow>,
     committee: &str,
     members: Vec<Uuid>,
 ) -> (Vec<Uuid>, Vec<String>) {
     let (found, unknown): (Vec<Uuid>, Vec<Uuid>) = members
         .into_iter()
-        .partition(|m| known.get(m).is_some_and(|c| c == committee));
+        .partition(|m| known.get(m).is_some_and(|t| t.committee_id == committee));
     let unknown = unknown
         .into_iter()
         .map(|m| ChildName::format(committee, "members", m))
@@ -993,13 +1110,42 @@ mod tests {
         }
     }
 
+    fn tenure(id: Uuid, committee: &str) -> TenureRow {
+        TenureRow {
+            id,
+            committee_id: committee.to_owned(),
+            status: 1,
+            join_date: None,
+            left_on: None,
+        }
+    }
+
     #[test]
     fn members_sort_by_committee() {
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let known = HashMap::from([(a, "suixian".to_owned()), (b, "suizhou".to_owned())]);
+        let known = HashMap::from([(a, tenure(a, "suixian")), (b, tenure(b, "suizhou"))]);
         let (found, unknown) = sort_members(&known, "suixian", vec![a, b, c]);
         assert_eq!(found, [a]);
         assert_eq!(unknown.len(), 2);
         assert!(unknown[0].ends_with(&b.to_string()));
+    }
+
+    #[test]
+    fn responses_are_cut_into_chunks_of_whole_events() {
+        let events: Vec<events::Event> = (0..5)
+            .map(|n| events::Event {
+                id: n.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        let weight = |e: &events::Event| if e.id == "2" { 7 } else { 2 };
+        let sizes: Vec<usize> = chunks(&events, 4, weight).iter().map(|c| c.len()).collect();
+        // 2+2 | 7 (alone, though over) | 2+2
+        assert_eq!(sizes, [2, 1, 2]);
+        assert_eq!(
+            chunks(&[], 4, weight).len(),
+            1,
+            "a heartbeat is one empty chunk"
+        );
     }
 }

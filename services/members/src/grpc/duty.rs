@@ -21,10 +21,9 @@ use pb::duty_record_service_server::DutyRecordService;
 use super::{Shared, SubName, today};
 use crate::domain::evaluation::duty_kind;
 use crate::domain::member::plausible;
-use crate::domain::status::MemberStatus;
 use crate::domain::text;
 use crate::intake::IntakeStatus;
-use crate::store::duty::{self as store, NewRecord, RecordRow, TenureRow};
+use crate::store::duty::{self as store, NewRecord, NotInOffice, RecordRow, TenureRow};
 use crate::store::members as member_store;
 
 /// Who records entries and reverses them: the office and its staff.
@@ -175,20 +174,13 @@ fn in_office_on(
     field: &str,
 ) -> Result<(), ServiceError> {
     let tenure = tenure.ok_or_else(|| ServiceError::not_found(member))?;
-    if let Some(joined) = tenure.join_date
-        && day < joined
-    {
-        return Err(ServiceError::invalid(
+    match tenure.in_office_on(day) {
+        Ok(()) => Ok(()),
+        Err(NotInOffice::BeforeJoining(joined)) => Err(ServiceError::invalid(
             field,
             format!("{day} is before {member} joined the committee ({joined})"),
-        ));
-    }
-    let status = MemberStatus::from_number(tenure.status)
-        .ok_or_else(|| ServiceError::internal("unknown member status"))?;
-    match (status.is_final(), tenure.left_on) {
-        (false, _) => Ok(()),
-        (true, Some(left)) if day < left => Ok(()),
-        (true, left) => {
+        )),
+        Err(NotInOffice::Left(status, left)) => {
             let state = status.to_proto().as_str_name();
             let left = left.map(|d| format!(" since {d}")).unwrap_or_default();
             Err(ServiceError::failed_precondition(

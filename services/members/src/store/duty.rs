@@ -10,6 +10,8 @@ use cppcc_kit::names::ChildName;
 use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 use cppcc_proto::common::v1::DutyKind;
 
+use crate::domain::status::MemberStatus;
+
 /// A duty record as stored, with the entry that reverses it, if any.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct RecordRow {
@@ -397,14 +399,41 @@ pub async fn parked(
     .await
 }
 
-/// When a member of a committee was in office, for entries of it.
+/// A member's committee and when it was in office, for entries of it.
 #[derive(Clone, Debug)]
 pub struct TenureRow {
     pub id: Uuid,
+    pub committee_id: String,
     pub status: i16,
     pub join_date: Option<Date>,
     /// The day it left office, if it did.
     pub left_on: Option<Date>,
+}
+
+/// Why a member was not in office on a day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotInOffice {
+    /// It joined later.
+    BeforeJoining(Date),
+    /// It left office (status now, and the day it left if known).
+    Left(MemberStatus, Option<Date>),
+}
+
+impl TenureRow {
+    /// Whether the member was in office on `day`.
+    pub fn in_office_on(&self, day: Date) -> Result<(), NotInOffice> {
+        if let Some(joined) = self.join_date
+            && day < joined
+        {
+            return Err(NotInOffice::BeforeJoining(joined));
+        }
+        let status = MemberStatus::from_number(self.status).unwrap_or(MemberStatus::Active);
+        match (status.is_final(), self.left_on) {
+            (false, _) => Ok(()),
+            (true, Some(left)) if day < left => Ok(()),
+            (true, left) => Err(NotInOffice::Left(status, left)),
+        }
+    }
 }
 
 /// The tenures of members of a committee, locked against a concurrent
@@ -415,32 +444,36 @@ pub async fn tenures(
     committee: &str,
     members: &[Uuid],
 ) -> Result<Vec<TenureRow>, sqlx::Error> {
-    sqlx::query_as!(
-        TenureRow,
-        r#"SELECT m.id, m.status, m.join_date,
-                  (SELECT max(c.effective_date) FROM members.member_status_change c
-                   WHERE c.member_id = m.id AND c.to_status IN (3, 4)) AS "left_on?"
-           FROM members.member m WHERE m.id = ANY($1) AND m.committee_id = $2
-           ORDER BY m.id FOR SHARE OF m"#,
+    // Lock first, then read in a statement of its own: it sees a status
+    // change that committed while the lock waited, with its day.
+    sqlx::query!(
+        "SELECT id FROM members.member WHERE id = ANY($1) AND committee_id = $2 ORDER BY id FOR SHARE",
         members,
         committee,
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = member_tenures(conn, members).await?;
+    rows.retain(|r| r.committee_id == committee);
+    Ok(rows)
 }
 
-/// The committee of each of `ids` this service knows.
-pub async fn member_committees(
+/// The tenures of the members of any committee this service has.
+pub async fn member_tenures(
     conn: &mut PgConnection,
-    ids: &[Uuid],
-) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
-    let rows = sqlx::query!(
-        "SELECT id, committee_id FROM members.member WHERE id = ANY($1)",
-        ids
+    members: &[Uuid],
+) -> Result<Vec<TenureRow>, sqlx::Error> {
+    sqlx::query_as!(
+        TenureRow,
+        r#"SELECT m.id, m.committee_id, m.status, m.join_date,
+                  (SELECT max(c.effective_date) FROM members.member_status_change c
+                   WHERE c.member_id = m.id AND c.to_status IN (3, 4)) AS "left_on?"
+           FROM members.member m WHERE m.id = ANY($1)
+           ORDER BY m.id"#,
+        members,
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.committee_id)).collect())
+    .await
 }
 
 /// Inserts many entries in one statement; the ids of those inserted (an
@@ -570,4 +603,38 @@ pub async fn cursors(
         .into_iter()
         .map(|r| (r.producer, r.cursor, r.update_time))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_in_office_from_joining_until_leaving() {
+        let day =
+            |m, d| Date::from_calendar_date(2023, time::Month::try_from(m).unwrap(), d).unwrap();
+        let mut t = TenureRow {
+            id: Uuid::nil(),
+            committee_id: "suixian".into(),
+            status: MemberStatus::Resigned.number(),
+            join_date: Some(day(2, 1)),
+            left_on: Some(day(6, 1)),
+        };
+        assert_eq!(
+            t.in_office_on(day(1, 31)),
+            Err(NotInOffice::BeforeJoining(day(2, 1)))
+        );
+        assert_eq!(t.in_office_on(day(2, 1)), Ok(()));
+        assert_eq!(t.in_office_on(day(5, 31)), Ok(()));
+        assert_eq!(
+            t.in_office_on(day(6, 1)),
+            Err(NotInOffice::Left(MemberStatus::Resigned, Some(day(6, 1))))
+        );
+        t.status = MemberStatus::Suspended.number();
+        assert_eq!(
+            t.in_office_on(day(9, 1)),
+            Ok(()),
+            "suspended members are in office"
+        );
+    }
 }

@@ -442,6 +442,31 @@ async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone()
         "control characters are dropped, not refused"
     );
 
+    // A member credited for a day after it left office is set aside (the
+    // office could not record it either); the others in the event are credited.
+    let gone = create(&mut m, member("乙委员", 2, &seed.party))
+        .await
+        .unwrap();
+    m.change_member_status(pb::ChangeMemberStatusRequest {
+        name: gone.name.clone(),
+        status: pb::MemberStatus::Resigned as i32,
+        reason: "辞去委员".into(),
+        effective_date: day(2023, 2, 1),
+        etag: String::new(),
+    })
+    .await
+    .unwrap();
+    producer
+        .performed(vec![events::DutyPerformed {
+            members: vec![a.name.clone(), gone.name.clone()],
+            ..performed(&a.name, 40)
+        }])
+        .await;
+    until("the credit of the member in office", || async {
+        applied(&suite.db).await == 2
+    })
+    .await;
+
     // An event the database refuses (a trigger standing in for any such
     // fault) is set aside alone; the events around it in the same response apply.
     let mut admin_conn = suite.db.admin().await;
@@ -462,7 +487,7 @@ async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone()
         .performed(vec![with("good", 1), with("poison", 2), with("good", 3)])
         .await;
     until("the good events", || async {
-        applied(&suite.db).await == 3
+        applied(&suite.db).await == 4
     })
     .await;
     let parked: Vec<String> =
@@ -470,12 +495,16 @@ async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone()
             .fetch_all(&mut admin_conn)
             .await
             .unwrap();
-    assert_eq!(parked.len(), 2, "{parked:?}");
+    assert_eq!(parked.len(), 3, "{parked:?}");
     assert!(
         parked[0].contains("without naming its source"),
         "{parked:?}"
     );
-    assert!(parked[1].contains("poisoned"), "{parked:?}");
+    assert!(
+        parked[1].contains("not in office on 2023-05-13"),
+        "{parked:?}"
+    );
+    assert!(parked[2].contains("poisoned"), "{parked:?}");
 
     // Replay everything from the start: nothing changes.
     consumer.stop().await.unwrap();
@@ -500,7 +529,7 @@ async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone()
         }
     })
     .await;
-    assert_eq!(applied(&suite.db).await, 3);
+    assert_eq!(applied(&suite.db).await, 4);
     let reversals: i64 =
         sqlx::query_scalar("SELECT count(*) FROM members.duty_record WHERE reverses IS NOT NULL")
             .fetch_one(&mut admin_conn)
@@ -514,6 +543,6 @@ async fn a_replay_applies_nothing_twice_and_a_refused_event_is_set_aside_alone()
         .fetch_one(&mut admin_conn)
         .await
         .unwrap();
-    assert_eq!(parked_again, 2);
+    assert_eq!(parked_again, 3);
     consumer.stop().await.unwrap();
 }

@@ -1957,3 +1957,41 @@ async fn events_wait_for_writers_still_in_flight_and_keep_commit_order() {
         "FAILED_PRECONDITION"
     );
 }
+
+/// A change publishing many events marks itself in flight once, not once
+/// per event (thousands of locks would exhaust the lock table).
+#[tokio::test]
+async fn a_writer_marks_itself_in_flight_once() {
+    let suite = Suite::start().await;
+    let mut conn = suite.db.admin().await;
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO members.outbox (id, type, committee, subject, actor, payload)
+         SELECT gen_random_uuid(), 't', 'suixian', 's', 'a', '' FROM generate_series(1, 500)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let marks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(marks, 1);
+    tx.commit().await.unwrap();
+    // The next transaction marks itself again.
+    let mut tx = sqlx::Connection::begin(&mut conn).await.unwrap();
+    sqlx::query("INSERT INTO members.outbox (id, type, committee, subject, actor, payload) VALUES (gen_random_uuid(), 't', 'suixian', 's', 'a', '')")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let marks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(marks, 1);
+    tx.rollback().await.unwrap();
+}
