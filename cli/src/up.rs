@@ -30,6 +30,9 @@ pub struct UpArgs {
     /// Where the members service listens.
     #[arg(long, env = "CPPCC_MEMBERS_ADDR", default_value = "127.0.0.1:50061")]
     members_addr: SocketAddr,
+    /// Where the proposals service listens.
+    #[arg(long, env = "CPPCC_PROPOSALS_ADDR", default_value = "127.0.0.1:50063")]
+    proposals_addr: SocketAddr,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -93,11 +96,18 @@ struct Port {
 
 /// Every service's port.
 fn ports(args: &UpArgs) -> Vec<Port> {
-    vec![Port {
-        name: "members",
-        flag: "--members-addr / CPPCC_MEMBERS_ADDR",
-        addr: args.members_addr,
-    }]
+    vec![
+        Port {
+            name: "members",
+            flag: "--members-addr / CPPCC_MEMBERS_ADDR",
+            addr: args.members_addr,
+        },
+        Port {
+            name: "proposals",
+            flag: "--proposals-addr / CPPCC_PROPOSALS_ADDR",
+            addr: args.proposals_addr,
+        },
+    ]
 }
 
 /// One service of the suite: its name and how to build it.
@@ -106,21 +116,50 @@ struct Service {
     build: Build,
 }
 
-fn services(args: &UpArgs, env: &Env) -> Vec<Service> {
+/// Every service, each told where the others listen (`addresses`: the
+/// ports bound, by service name).
+fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<Service> {
+    let uri = |name: &str| {
+        let addr = addresses
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| *a)
+            .expect("every service has a port");
+        format!("http://{addr}")
+    };
     let members = cppcc_members::Config {
         addr: args.members_addr,
         database: env.access.args("members"),
         auth: env.auth(),
         pii: env.pii(),
-        // No other service publishes duty events yet.
-        intake: env.intake(Vec::new()),
+        // Duty records follow the services whose events credit members.
+        intake: env.intake(vec![cppcc_members::intake::Producer {
+            name: "proposals".into(),
+            uri: uri("proposals"),
+        }]),
         server: env.server(),
         telemetry: args.telemetry.clone(),
     };
-    vec![Service {
-        name: "members",
-        build: Box::pin(async move { cppcc_members::server(&members).await }),
-    }]
+    let proposals = cppcc_proposals::Config {
+        addr: args.proposals_addr,
+        members_uri: uri("members"),
+        service_key: SecretString::from(env.keys.jwt_private.clone()),
+        service_key_id: None,
+        database: env.access.args("proposals"),
+        auth: env.auth(),
+        server: env.server(),
+        telemetry: args.telemetry.clone(),
+    };
+    vec![
+        Service {
+            name: "members",
+            build: Box::pin(async move { cppcc_members::server(&members).await }),
+        },
+        Service {
+            name: "proposals",
+            build: Box::pin(async move { cppcc_proposals::server(&proposals).await }),
+        },
+    ]
 }
 
 /// `cppcc up`.
@@ -138,8 +177,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let env = Env { access, keys };
     let (stop, stopping) = watch::channel(false);
     let mut running = Vec::new();
+    let bound: Vec<(&str, SocketAddr)> = listeners
+        .iter()
+        .map(|(name, l)| Ok((*name, l.local_addr()?)))
+        .collect::<std::io::Result<_>>()?;
     let mut addresses = Vec::new();
-    for service in services(&args, &env) {
+    for service in services(&args, &env, &bound) {
         let server = service
             .build
             .await
@@ -212,6 +255,14 @@ pub async fn migrate(data_dir: &Path) -> anyhow::Result<()> {
     .await
     .map_err(anyhow::Error::from_boxed)?;
     println!("migrated: members");
+    cppcc_kit::db::Database::connect(
+        cppcc_proposals::SCHEMA,
+        &access.args("proposals"),
+        &cppcc_proposals::MIGRATIONS,
+    )
+    .await
+    .map_err(anyhow::Error::from_boxed)?;
+    println!("migrated: proposals");
     if let Some(pg) = postgres {
         tokio::task::spawn_blocking(move || pg.stop()).await?;
     }

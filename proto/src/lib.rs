@@ -36,5 +36,13 @@ pub mod members {
     }
 }
 
+/// Proposals, their handling, follow-up and assessment.
+pub mod proposals {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.proposals.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");

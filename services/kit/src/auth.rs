@@ -531,6 +531,37 @@ impl TokenIssuer {
         })
     }
 
+    /// The issuer of a service's own tokens, from its `--service-key`
+    /// (PEM text, or a file holding it), trusted as `auth` trusts keys.
+    pub fn for_service(
+        key: &secrecy::SecretString,
+        kid: Option<String>,
+        auth: &AuthArgs,
+    ) -> Result<Self, AuthError> {
+        use secrecy::ExposeSecret as _;
+        let key = key.expose_secret().trim();
+        let pem = if key.starts_with("-----BEGIN") {
+            key.as_bytes().to_vec()
+        } else {
+            std::fs::read(key)
+                .map_err(|e| AuthError::Config(format!("cannot read the service key {key}: {e}")))?
+        };
+        Self::from_ed_pem(&pem, kid, &auth.jwt_issuer, &auth.jwt_audience)
+    }
+
+    /// A short-lived token of the service role for every committee, as a
+    /// service calls another on its own behalf.
+    pub fn service_token(&self, subject: &str, ttl: Duration) -> String {
+        self.issue(&TokenRequest {
+            subject,
+            role: Role::Service,
+            committee: "*",
+            member: None,
+            unit: None,
+            ttl,
+        })
+    }
+
     /// Signs a token.
     pub fn issue(&self, req: &TokenRequest<'_>) -> String {
         self.issue_at(req, now())

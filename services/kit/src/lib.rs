@@ -27,6 +27,7 @@ pub mod page;
 pub mod pii;
 pub mod server;
 pub mod telemetry;
+pub mod text;
 
 /// A boxed error for start-up paths, where the message is all that matters.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prost::{Message as _, Name as _};
-use secrecy::{ExposeSecret as _, SecretString};
+use secrecy::SecretString;
 use sqlx::{Connection as _, PgConnection};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -26,7 +26,7 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
-use cppcc_kit::auth::{Actor, AuthArgs, Role, TokenIssuer, TokenRequest};
+use cppcc_kit::auth::{Actor, AuthArgs, Role, TokenIssuer};
 use cppcc_kit::client::Bearer;
 use cppcc_kit::convert::{parse_date, timestamp};
 use cppcc_kit::db::Database;
@@ -199,18 +199,7 @@ impl Intake {
         let key = args.service_key.as_ref().ok_or(
             "--follow needs --service-key (CPPCC_SERVICE_KEY) to sign the tokens it watches with",
         )?;
-        let key = key.expose_secret().trim();
-        let pem = if key.starts_with("-----BEGIN") {
-            key.as_bytes().to_vec()
-        } else {
-            std::fs::read(key).map_err(|e| format!("cannot read the service key {key}: {e}"))?
-        };
-        let issuer = TokenIssuer::from_ed_pem(
-            &pem,
-            args.service_key_id.clone(),
-            &auth.jwt_issuer,
-            &auth.jwt_audience,
-        )?;
+        let issuer = TokenIssuer::for_service(key, args.service_key_id.clone(), auth)?;
         let status = IntakeStatus::default();
         args.follow.iter().for_each(|p| status.add(p));
         Ok(Some(Intake {
@@ -427,14 +416,7 @@ async fn session(
         Ok(c) => c.unwrap_or_default(),
         Err(e) => return Ended::broken(false, format!("the database: {e}")),
     };
-    let token = intake.issuer.issue(&TokenRequest {
-        subject: "cppcc-members",
-        role: Role::Service,
-        committee: "*",
-        member: None,
-        unit: None,
-        ttl: TOKEN_TTL,
-    });
+    let token = intake.issuer.service_token("cppcc-members", TOKEN_TTL);
     let mut client =
         EventStreamServiceClient::with_interceptor(channel.clone(), Bearer::new(&token));
     let request = events::WatchRequest {

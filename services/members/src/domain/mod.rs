@@ -111,22 +111,7 @@ pub fn ethnicity(text: &str) -> Option<&'static str> {
 /// Checks a text field: trimmed, between `min` and `max` characters, no
 /// control characters. Returns the trimmed text or why it is invalid.
 pub fn text(value: &str, min: usize, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    let count = trimmed.chars().count();
-    if count < min {
-        return Err(if min == 1 {
-            "must not be empty".into()
-        } else {
-            format!("must be at least {min} characters")
-        });
-    }
-    if count > max {
-        return Err(format!("must be at most {max} characters, not {count}"));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    Ok(trimmed.to_owned())
+    cppcc_kit::text::line(value, min, max)
 }
 
 #[cfg(test)]

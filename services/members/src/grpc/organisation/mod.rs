@@ -85,12 +85,7 @@ fn absorb(errors: &mut Violations, e: ServiceError) {
     }
 }
 
-fn take_text(errors: &mut Violations, field: &str, value: &str, min: usize, max: usize) -> String {
-    text(value, min, max).unwrap_or_else(|e| {
-        errors.add(field, e);
-        String::new()
-    })
-}
+use cppcc_kit::text::take_line as take_text;
 
 /// Pages that order by time, newest first, with the id to break ties.
 const NEWEST_FIRST: ListSpec = ListSpec {

@@ -1,0 +1,94 @@
+//! The proposals service: proposals (提案) from draft to closed, the units
+//! that handle them, their follow-up, and the yearly assessment of units,
+//! in the `proposals` schema.
+//!
+//! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
+//! services, `members` the calls that check proposers with the members
+//! service. Everything else comes from `cppcc-kit`.
+
+#![forbid(unsafe_code)]
+
+pub mod domain;
+pub mod grpc;
+pub mod members;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use cppcc_kit::BoxError;
+use cppcc_kit::auth::{AuthArgs, TokenIssuer, TokenVerifier};
+use cppcc_kit::db::{Database, DatabaseArgs, Schema};
+use cppcc_kit::server::{Server, ServerArgs};
+use cppcc_kit::telemetry::TelemetryArgs;
+use secrecy::SecretString;
+
+use cppcc_proto::proposals::v1::proposal_assessment_service_server::ProposalAssessmentServiceServer;
+use cppcc_proto::proposals::v1::proposal_follow_up_service_server::ProposalFollowUpServiceServer;
+use cppcc_proto::proposals::v1::proposal_office_service_server::ProposalOfficeServiceServer;
+use cppcc_proto::proposals::v1::proposal_service_server::ProposalServiceServer;
+
+/// The schema this service owns.
+pub const SCHEMA: Schema = Schema::new("proposals");
+
+/// The service's migrations.
+pub static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The proposals service's configuration.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(
+    name = "cppcc-proposals",
+    about = "The cppcc proposals service",
+    version
+)]
+pub struct Config {
+    /// The address to serve gRPC on.
+    #[arg(
+        long = "addr",
+        env = "CPPCC_PROPOSALS_ADDR",
+        default_value = "0.0.0.0:50063"
+    )]
+    pub addr: SocketAddr,
+    /// The members service, which says who is a member and in office
+    /// (e.g. `http://members:50061`).
+    #[arg(long = "members-uri", env = "CPPCC_PROPOSALS_MEMBERS_URI")]
+    pub members_uri: String,
+    /// The Ed25519 private key (PEM text, or a file holding it) this
+    /// service signs its own short-lived tokens with to call the members
+    /// service, which must trust its public half.
+    #[arg(
+        long = "service-key",
+        env = "CPPCC_SERVICE_KEY",
+        hide_env_values = true
+    )]
+    pub service_key: SecretString,
+    /// The key id (`kid`) to put in those tokens.
+    #[arg(long = "service-key-id", env = "CPPCC_SERVICE_KEY_ID")]
+    pub service_key_id: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// Connects and migrates the database and builds the server, ready to serve.
+pub async fn server(config: &Config) -> Result<Server, BoxError> {
+    let db = Database::connect(SCHEMA, &config.database, &MIGRATIONS).await?;
+    let verifier = Arc::new(TokenVerifier::from_args(&config.auth)?);
+    let issuer = TokenIssuer::for_service(
+        &config.service_key,
+        config.service_key_id.clone(),
+        &config.auth,
+    )?;
+    let members = members::Members::new(&config.members_uri, issuer)?;
+    let api = grpc::Api::new(db.clone(), members);
+    Ok(Server::new(db, verifier, &config.server)?
+        .add_service(ProposalOfficeServiceServer::new(api.clone()))
+        .add_service(ProposalServiceServer::new(api.clone()))
+        .add_service(ProposalFollowUpServiceServer::new(api.clone()))
+        .add_service(ProposalAssessmentServiceServer::new(api)))
+}

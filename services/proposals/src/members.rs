@@ -1,0 +1,146 @@
+//! Who is a member: asked of the members service, which owns the
+//! registry, with this service's own short-lived token and the caller's
+//! deadline.
+
+use std::time::Duration;
+
+use tonic::Code;
+use uuid::Uuid;
+
+use cppcc_kit::ServiceError;
+use cppcc_kit::auth::TokenIssuer;
+use cppcc_kit::client::{Bearer, channel};
+use cppcc_kit::names::{ChildName, committee_name};
+use cppcc_proto::members::v1 as mpb;
+use mpb::member_service_client::MemberServiceClient;
+
+/// How long a call to the members service may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the tokens this service signs for itself live.
+const TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+
+/// A member as a proposal records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+/// The members service, as this service asks it.
+#[derive(Clone, Debug)]
+pub struct Members {
+    channel: tonic::transport::Channel,
+    issuer: TokenIssuer,
+}
+
+impl Members {
+    /// A client of the members service at `uri`; it connects when first used.
+    pub fn new(uri: &str, issuer: TokenIssuer) -> Result<Members, cppcc_kit::BoxError> {
+        if uri.is_empty() {
+            return Err("--members-uri (CPPCC_PROPOSALS_MEMBERS_URI) is required: proposers are checked with the members service".into());
+        }
+        let channel = channel(uri).map_err(|e| format!("--members-uri `{uri}`: {e}"))?;
+        Ok(Members { channel, issuer })
+    }
+
+    fn client(&self) -> MemberServiceClient<cppcc_kit::client::Authed> {
+        let token = self.issuer.service_token("cppcc-proposals", TOKEN_TTL);
+        MemberServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token))
+    }
+
+    /// The members `names` (in order), each of `committee` and in office
+    /// (active); any that is not is refused under `field[i]`.
+    pub async fn in_office(
+        &self,
+        committee: &str,
+        field: &str,
+        names: &[String],
+    ) -> Result<Vec<Member>, ServiceError> {
+        let mut errors = cppcc_kit::Violations::default();
+        for (i, n) in names.iter().enumerate() {
+            match ChildName::parse(n, "members") {
+                Some(c) if c.committee == committee => {}
+                Some(_) => errors.add(
+                    format!("{field}[{i}]"),
+                    format!("`{n}` is not a member of committees/{committee}"),
+                ),
+                None => errors.add(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "`{n}` is not a member name like `committees/{committee}/members/{{id}}`"
+                    ),
+                ),
+            }
+        }
+        errors.finish()?;
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut request = tonic::Request::new(mpb::BatchGetMembersRequest {
+            parent: committee_name(committee),
+            names: names.to_vec(),
+            view: mpb::MemberView::Basic as i32,
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        let found = match self.client().batch_get_members(request).await {
+            Ok(r) => r.into_inner().members,
+            Err(s) if s.code() == Code::NotFound => {
+                // Which ones: each asked alone.
+                let mut errors = cppcc_kit::Violations::default();
+                for (i, n) in names.iter().enumerate() {
+                    let mut one = tonic::Request::new(mpb::GetMemberRequest {
+                        name: n.clone(),
+                        view: mpb::MemberView::Basic as i32,
+                    });
+                    one.set_timeout(CALL_TIMEOUT);
+                    match self.client().get_member(one).await {
+                        Ok(_) => {}
+                        Err(s) if s.code() == Code::NotFound => errors.add(
+                            format!("{field}[{i}]"),
+                            format!("`{n}` is not a member of committees/{committee}"),
+                        ),
+                        Err(s) => return Err(unavailable(s)),
+                    }
+                }
+                errors.finish()?;
+                return Err(ServiceError::unavailable(
+                    "the members service could not say who the members are; retry",
+                ));
+            }
+            Err(s) => return Err(unavailable(s)),
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for m in &found {
+            let status = mpb::MemberStatus::try_from(m.status).unwrap_or_default();
+            if status != mpb::MemberStatus::Active {
+                return Err(ServiceError::failed_precondition(
+                    "MEMBER_NOT_IN_OFFICE",
+                    &m.name,
+                    format!(
+                        "{} ({}) is not in office: {}",
+                        m.display_name,
+                        m.name,
+                        status.as_str_name()
+                    ),
+                )
+                .with_metadata("current_state", status.as_str_name()));
+            }
+            let id = ChildName::parse(&m.name, "members")
+                .ok_or_else(|| ServiceError::internal("the members service named a member oddly"))?
+                .id;
+            out.push(Member {
+                id,
+                display_name: m.display_name.clone(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn unavailable(s: tonic::Status) -> ServiceError {
+    tracing::warn!(code = ?s.code(), message = s.message(), "the members service failed");
+    ServiceError::unavailable(format!(
+        "the members service, which checks proposers, cannot be reached ({}); retry",
+        s.code()
+    ))
+}
