@@ -6,13 +6,16 @@
 //! - `intake`: how many duty events a second the intake applies, catching
 //!   up on a producer's backlog;
 //! - `evaluation`: how long evaluating a whole committee takes, for a
-//!   county (338 members) and a province-sized roll (30,000).
+//!   county (338 members) and a province-sized roll (30,000);
+//! - `proposals`: the submit → file → assign path of the proposals
+//!   service, proposals a second and its latency.
 //!
 //! Machines here are shared and noisy: compare figures from one run.
 
 mod creates;
 mod evaluation;
 mod intake;
+mod proposals;
 
 use std::time::Duration;
 
@@ -50,6 +53,8 @@ enum What {
     Intake(intake::Args),
     /// Time to evaluate a whole committee.
     Evaluation(evaluation::Args),
+    /// Proposals a second through submit, file and assign.
+    Proposals(proposals::Args),
 }
 
 #[tokio::main]
@@ -58,22 +63,42 @@ async fn main() -> anyhow::Result<()> {
         What::Creates(args) => creates::run(args).await,
         What::Intake(args) => intake::run(args).await,
         What::Evaluation(args) => evaluation::run(args).await,
+        What::Proposals(args) => proposals::run(args).await,
     }
 }
 
-/// A private PostgreSQL and the members service on it.
+/// A private PostgreSQL and the members service on it (and the proposals
+/// service, when a measurement needs it).
 pub struct Bench {
     pub env: Env,
     dir: std::path::PathBuf,
     postgres: Option<LocalPostgres>,
     members: Option<Running>,
+    proposals: Option<Running>,
 }
 
-/// A members service serving.
+/// A service serving.
 struct Running {
     addr: std::net::SocketAddr,
     stop: oneshot::Sender<()>,
     serving: tokio::task::JoinHandle<Result<(), cppcc_kit::BoxError>>,
+}
+
+impl Running {
+    /// Serves `server` on a loopback port.
+    async fn serve(server: cppcc_kit::server::Server) -> anyhow::Result<Running> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Running {
+            addr,
+            stop,
+            serving,
+        })
+    }
 }
 
 impl Bench {
@@ -92,6 +117,7 @@ impl Bench {
             dir,
             postgres,
             members: None,
+            proposals: None,
         };
         bench.start_members(intake).await?;
         Ok(bench)
@@ -118,18 +144,46 @@ impl Bench {
         let server = cppcc_members::server(&config)
             .await
             .map_err(anyhow::Error::from_boxed)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        self.members = Some(Running {
-            addr,
-            stop,
-            serving,
-        });
+        self.members = Some(Running::serve(server).await?);
         Ok(())
+    }
+
+    /// Starts the proposals service, checking proposers with the members
+    /// service.
+    pub async fn start_proposals(&mut self) -> anyhow::Result<()> {
+        let members = self
+            .members
+            .as_ref()
+            .context("the members service runs")?
+            .addr;
+        let config = cppcc_proposals::Config {
+            addr: "127.0.0.1:0".parse()?,
+            members_uri: format!("http://{members}"),
+            service_key: secrecy::SecretString::from(self.env.keys.jwt_private.clone()),
+            service_key_id: None,
+            database: self.env.access.args("proposals"),
+            auth: self.env.auth(),
+            server: self.env.server(),
+            telemetry: cppcc_kit::telemetry::TelemetryArgs {
+                log_format: Default::default(),
+                log_filter: "warn".into(),
+            },
+        };
+        let server = cppcc_proposals::server(&config)
+            .await
+            .map_err(anyhow::Error::from_boxed)?;
+        self.proposals = Some(Running::serve(server).await?);
+        Ok(())
+    }
+
+    /// A channel to the proposals service.
+    pub fn proposals_channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        let addr = self
+            .proposals
+            .as_ref()
+            .context("the proposals service runs")?
+            .addr;
+        Ok(cppcc_kit::client::channel(&format!("http://{addr}"))?)
     }
 
     /// A channel to the members service.
@@ -203,9 +257,12 @@ impl Bench {
         )
     }
 
-    /// Stops the service and PostgreSQL, and removes the data.
+    /// Stops the services and PostgreSQL, and removes the data.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(running) = self.members.take() {
+        for running in [self.proposals.take(), self.members.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = running.stop.send(());
             running.serving.await?.map_err(anyhow::Error::from_boxed)?;
         }

@@ -105,9 +105,12 @@ pub fn items_from_proto(
 /// What a unit did in a year, as the computed items read it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Facts {
-    /// Replies the unit submitted (lead or split), and of them on time.
-    pub replies: i64,
+    /// Replies due from the unit (lead or split): submitted, or past their
+    /// day unanswered; and of them submitted on time.
+    pub due: i64,
     pub on_time: i64,
+    /// Replies the unit submitted.
+    pub replies: i64,
     /// Of them, made after talking with the proposers.
     pub contacted: i64,
     /// Approved replies, and of them in a favourable category.
@@ -159,7 +162,7 @@ pub fn score(items: &[Item], facts: &Facts) -> (Vec<Scored>, f64) {
             let p = item.points;
             let (score, basis) = match M::try_from(item.measure).unwrap_or(M::Unspecified) {
                 M::OnTimeReplies => {
-                    share(p, facts.on_time as f64, facts.replies, "replies on time")
+                    share(p, facts.on_time as f64, facts.due, "replies due, on time")
                 }
                 M::ContactBeforeReply => share(
                     p,
@@ -292,6 +295,7 @@ mod tests {
     #[test]
     fn every_point_traces_to_its_facts() {
         let facts = Facts {
+            due: 4,
             replies: 4,
             on_time: 3,
             contacted: 4,
@@ -317,10 +321,13 @@ mod tests {
         assert_eq!(by_code["evaluation"], 4.5);
         assert_eq!(by_code["quality"], 18.5);
         assert_eq!(total, 80.5);
-        assert_eq!(scored[0].basis, "3 of 4 replies on time");
+        assert_eq!(scored[0].basis, "3 of 4 replies due, on time");
         // A unit with nothing scores nothing on shares, and says so.
         let (scored, total) = score(&default_items(), &Facts::default());
-        assert_eq!(scored[0].basis, "nothing to count yet (replies on time)");
+        assert_eq!(
+            scored[0].basis,
+            "nothing to count yet (replies due, on time)"
+        );
         assert_eq!(total, 5.0, "only the look-back's full points");
     }
 

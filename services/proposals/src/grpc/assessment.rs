@@ -568,6 +568,12 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
             .filter(|s| Some(s.term) == term && s.year <= year)
             .map(|s| s.id)
             .collect();
+        let term_years: Vec<i16> = sessions
+            .iter()
+            .filter(|s| Some(s.term) == term && s.year <= year)
+            .map(|s| s.year)
+            .chain([year])
+            .collect();
         let (settings, _) = office_store::settings(&mut conn, &committee)
             .await
             .map_err(classify_db_error)?;
@@ -577,12 +583,13 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
             .filter(|c| c.favourable)
             .map(|c| c.code.clone())
             .collect();
-        let year_figures = astore::figures(&mut conn, &committee, &of_year, &favourable)
+        let year_figures = astore::figures(&mut conn, &committee, &of_year, &[year], &favourable)
             .await
             .map_err(classify_db_error)?;
-        let term_figures = astore::figures(&mut conn, &committee, &of_term, &favourable)
-            .await
-            .map_err(classify_db_error)?;
+        let term_figures =
+            astore::figures(&mut conn, &committee, &of_term, &term_years, &favourable)
+                .await
+                .map_err(classify_db_error)?;
         Ok(Response::new(pb::GetProposalStatisticsResponse {
             year: Some(statistics(&year_figures)),
             term: Some(statistics(&term_figures)),

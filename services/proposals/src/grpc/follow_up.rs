@@ -398,20 +398,34 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         if !(1949..=2200).contains(&req.year) {
             return Err(ServiceError::invalid("year", "must be a year from 1949").into());
         }
-        self.caller(
-            &request,
-            READERS,
-            "read excellent proposals",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        let actor = self
+            .caller(
+                &request,
+                READERS,
+                "read excellent proposals",
+                &committee,
+                &req.parent,
+            )
+            .await?;
         let mut conn = self.db.acquire().await?;
         let rows = fstore::excellent(&mut conn, &committee, Some(req.year as i16), None, false)
             .await
             .map_err(classify_db_error)?;
+        // A unit sees the nominations of what it handles only.
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.proposal_id).collect();
+        let seen: Vec<Uuid> = self
+            .read(&mut conn, &committee, &ids)
+            .await?
+            .into_iter()
+            .filter(|p| p.seen_by(&actor))
+            .map(|p| p.row.id)
+            .collect();
         Ok(Response::new(pb::ListExcellentNominationsResponse {
-            nominations: rows.iter().map(nomination).collect(),
+            nominations: rows
+                .iter()
+                .filter(|r| seen.contains(&r.proposal_id))
+                .map(nomination)
+                .collect(),
         }))
     }
 }

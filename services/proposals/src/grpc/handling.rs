@@ -162,7 +162,13 @@ impl Api {
         let p = self
             .lock(change, &proposal_name, &parent)
             .await
-            .map_err(|_| ServiceError::not_found(name))?;
+            .map_err(|e| {
+                if e.kind() == cppcc_kit::error::ErrorKind::NotFound {
+                    ServiceError::not_found(name)
+                } else {
+                    e
+                }
+            })?;
         let r = hstore::replies(change.conn(), &[parent.id], Some(id), None)
             .await
             .map_err(classify_db_error)?
@@ -261,9 +267,9 @@ impl Api {
                 settings.reassignment_working_days,
             );
             if today() > last {
-                return Err(ServiceError::failed_precondition(
+                return Err(blocked(
+                    &p,
                     "REASSIGNMENT_WINDOW",
-                    &req.parent,
                     format!(
                         "the time to ask for reassignment ended on {last} ({} {}days after assignment on {assigned}); a unit may not pass a proposal on by itself",
                         settings.reassignment_days,
@@ -374,6 +380,18 @@ impl Api {
         }
         let role = actor.role.to_proto() as i16;
         let mut after = p.clone();
+        if req.grant && !p.units.iter().any(|(u, _)| *u == r.unit_id) {
+            return Err(blocked(
+                &p,
+                "NOT_HANDLING",
+                format!(
+                    "{} no longer handles {}: its request lapsed",
+                    ChildName::format(&parent.committee, "units", r.unit_id),
+                    proposal_name
+                ),
+            )
+            .into());
+        }
         if req.grant {
             if r.kind == pb::HandlingRequestKind::Reassignment as i16 {
                 decide(&p, Step::Reassign, actor.role)?;
@@ -735,9 +753,9 @@ impl Api {
                 .map(|a| a.unit_display_name)
                 .collect();
             if !missing.is_empty() {
-                return Err(ServiceError::failed_precondition(
+                return Err(blocked(
+                    &p,
                     "COUNTERSIGNATURES",
-                    &req.name,
                     format!(
                         "the co-handling units have not countersigned yet: {}",
                         missing.join(", ")
@@ -874,6 +892,10 @@ impl Api {
                         .unwrap_or_else(|| x.result_category.clone())
                 });
                 let step_to = decide(&p, Step::Answer, actor.role)?;
+                // What units asked for in the round lapses with it.
+                hstore::close_open_requests(change.conn(), p.row.id, &actor.subject, role)
+                    .await
+                    .map_err(classify_db_error)?;
                 proposal = self
                     .moved(
                         &mut change,
@@ -1034,11 +1056,18 @@ impl Api {
             .await
             .map_err(classify_db_error)?;
         let signed = p.proposers.iter().filter(|(_, s)| *s).count();
+        let unsatisfied = ratings
+            .iter()
+            .any(|r| r.satisfaction == pb::Satisfaction::Unsatisfied as i16);
+        // Handled once more after an unsatisfied rating, once: after that
+        // the ratings stand as given.
+        let again = unsatisfied
+            && store::rehandled(change.conn(), p.row.id)
+                .await
+                .map_err(classify_db_error)?
+                == 0;
         let after = if ratings.len() >= signed {
-            if ratings
-                .iter()
-                .any(|r| r.satisfaction == pb::Satisfaction::Unsatisfied as i16)
-            {
+            if again {
                 // Handled once more, by the same units.
                 let units: Vec<(Uuid, pb::UnitPart)> =
                     store::assignments(change.conn(), &[p.row.id])
@@ -1055,6 +1084,14 @@ impl Api {
                 store::end_assignments(change.conn(), p.row.id, p.row.handling_round)
                     .await
                     .map_err(classify_db_error)?;
+                hstore::close_open_requests(
+                    change.conn(),
+                    p.row.id,
+                    &actor.subject,
+                    actor.role.to_proto() as i16,
+                )
+                .await
+                .map_err(classify_db_error)?;
                 self.assign_units(
                     &mut change,
                     &p,
@@ -1074,7 +1111,11 @@ impl Api {
                         state: to.number(),
                         ..Default::default()
                     },
-                    "every proposer rated",
+                    if unsatisfied {
+                        "every proposer rated; handled once more already, the dissatisfaction stands"
+                    } else {
+                        "every proposer rated"
+                    },
                 )
                 .await?
             }
@@ -1153,6 +1194,24 @@ impl Api {
                 return Err(ServiceError::invalid(
                     "reason",
                     "required when closing before every proposer rated",
+                )
+                .into());
+            }
+            let unsatisfied = hstore::ratings(change.conn(), p.row.id, Some(p.row.handling_round))
+                .await
+                .map_err(classify_db_error)?
+                .iter()
+                .any(|r| r.satisfaction == pb::Satisfaction::Unsatisfied as i16);
+            if unsatisfied
+                && store::rehandled(change.conn(), p.row.id)
+                    .await
+                    .map_err(classify_db_error)?
+                    == 0
+            {
+                return Err(blocked(
+                    &p,
+                    "UNSATISFIED",
+                    "a proposer is not satisfied, so it is to be handled once more: enter the missing ratings on the members' behalf (RateProposal with member) instead of closing",
                 )
                 .into());
             }

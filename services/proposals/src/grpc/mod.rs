@@ -142,6 +142,16 @@ impl Api {
             .pop()
             .ok_or_else(|| ServiceError::not_found(name))?;
         if !viewed.seen_by(actor) {
+            // Told apart from a missing one nowhere but in the audit log.
+            self.db
+                .audit_denied(
+                    Some(actor),
+                    Some(&id.committee),
+                    &actor.peer_text(),
+                    &actor.method,
+                    &format!("{name}: not the caller's to see"),
+                )
+                .await?;
             return Err(ServiceError::not_found(name));
         }
         Ok(viewed)
@@ -286,20 +296,21 @@ pub(crate) struct Viewed {
 }
 
 impl Viewed {
-    /// Whether `actor` may see it: a draft only by its proposers and the
-    /// office; a unit only what it handles now.
+    /// Whether `actor` may see it: one never submitted (a draft, or a
+    /// draft withdrawn) only by its proposers and the office; a unit only
+    /// what it handles now.
     fn seen_by(&self, actor: &Actor) -> bool {
         match actor.role {
             Role::Admin | Role::ProposalOffice | Role::Service | Role::Auditor => true,
             Role::Member => {
-                self.state != State::Draft
+                self.row.submit_time.is_some()
                     || member_id(actor).is_some_and(|m| self.proposers.iter().any(|(p, _)| *p == m))
             }
             Role::HandlingUnit => {
                 unit_id(actor).is_some_and(|u| self.units.iter().any(|(h, _)| *h == u))
             }
             Role::SecurityAdmin => false,
-            _ => self.state != State::Draft,
+            _ => self.row.submit_time.is_some(),
         }
     }
 
@@ -336,6 +347,13 @@ fn refused(e: StepError, from: State, name: &str) -> ServiceError {
                 .with_metadata("current_state", from.to_proto().as_str_name())
         }
     }
+}
+
+/// `FAILED_PRECONDITION` of kind `kind` about the proposal, with the
+/// state it is in.
+fn blocked(p: &Viewed, kind: &str, message: impl Into<String>) -> ServiceError {
+    ServiceError::failed_precondition(kind, &p.message.name, message)
+        .with_metadata("current_state", p.state.to_proto().as_str_name())
 }
 
 /// Decides a step for the proposal, or says why not.

@@ -224,12 +224,17 @@ impl Api {
         let rows = office_store::units(conn, committee, Some(&ids), true)
             .await
             .map_err(classify_db_error)?;
-        for (id, _) in &units {
+        for (i, (id, _)) in units.iter().enumerate() {
             let name = ChildName::format(committee, "units", *id);
+            let field = match (i, lead.is_empty()) {
+                (0, false) => lead_field.to_owned(),
+                (i, false) => format!("{others_field}[{}]", i - 1),
+                (i, true) => format!("{others_field}[{i}]"),
+            };
             match rows.iter().find(|r| r.id == *id) {
                 None => {
                     return Err(ServiceError::invalid(
-                        others_field,
+                        field,
                         format!("{name} does not exist"),
                     ));
                 }
@@ -645,13 +650,30 @@ impl pb::proposal_service_server::ProposalService for Api {
         )
         .await
         .map_err(classify_db_error)?;
+        // Co-signers signed the words as they were: they sign again.
+        let reworded =
+            (&title, &reason, &suggestions) != (&row.title, &row.reason, &row.suggestions);
+        let mut note = String::new();
+        if reworded {
+            let (settings, _) = office_store::settings(change.conn(), &id.committee)
+                .await
+                .map_err(classify_db_error)?;
+            let sign_by = today() + time::Duration::days(settings.cosign_days.into());
+            let unsigned = store::unsign_cosigners(change.conn(), row.id, sign_by)
+                .await
+                .map_err(classify_db_error)?;
+            if unsigned > 0 {
+                note =
+                    format!("reworded: {unsigned} co-signers are asked to sign again by {sign_by}");
+            }
+        }
         let after = self
             .stepped(
                 &mut change,
                 &before,
                 Step::Edit,
                 before.row.state,
-                "",
+                &note,
                 &actor,
             )
             .await?;
@@ -694,9 +716,9 @@ impl pb::proposal_service_server::ProposalService for Api {
         lead_only(&actor, &before, "invite co-signers to")?;
         let kind = pb::ProposalKind::try_from(i32::from(before.row.kind)).unwrap_or_default();
         if !matches!(kind, pb::ProposalKind::Individual | pb::ProposalKind::Joint) {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &before,
                 "KIND",
-                &req.name,
                 format!(
                     "a {} proposal is in the name of {}; it has no co-signers",
                     kind.as_str_name(),
@@ -792,9 +814,9 @@ impl pb::proposal_service_server::ProposalService for Api {
             && today() > by
             && !req.decline
         {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &before,
                 "SIGN_BY",
-                &req.name,
                 format!("the time to co-sign {} ended on {by}", req.name),
             )
             .into());
@@ -804,9 +826,9 @@ impl pb::proposal_service_server::ProposalService for Api {
                 .await
                 .map_err(classify_db_error)?;
             if mine.sign_time.is_some() {
-                return Err(ServiceError::failed_precondition(
+                return Err(blocked(
+                    &before,
                     "SIGNED",
-                    &req.name,
                     "you signed already; ask the lead proposer to start again if you no longer agree",
                 )
                 .into());
@@ -855,10 +877,33 @@ impl pb::proposal_service_server::ProposalService for Api {
                 &req.name,
             )
             .await?;
+        // Everyone who signed must still be in office: asked of the members
+        // service before the proposal is locked, and checked unchanged after.
+        let signed_now = |p: &Viewed| -> Vec<String> {
+            p.proposers
+                .iter()
+                .filter(|(_, signed)| *signed)
+                .map(|(m, _)| ChildName::format(&id.committee, "members", *m))
+                .collect()
+        };
+        let checked = {
+            let mut conn = self.db.acquire().await?;
+            signed_now(&self.visible(&mut conn, &actor, &req.name, &id).await?)
+        };
+        self.members
+            .in_office(&id.committee, "proposers", &checked)
+            .await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         etag::check(&req.etag, before.row.revision, &req.name)?;
         let to = decide(&before, Step::Submit, actor.role)?;
+        if signed_now(&before) != checked {
+            return Err(ServiceError::aborted(
+                "CONCURRENT_CHANGE",
+                "the proposers changed while they were being checked; retry",
+            )
+            .into());
+        }
         lead_only(&actor, &before, "submit")?;
         let missing: Vec<&str> = [
             ("reason", &before.row.reason),
@@ -869,9 +914,9 @@ impl pb::proposal_service_server::ProposalService for Api {
         .map(|(f, _)| f)
         .collect();
         if !missing.is_empty() {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &before,
                 "INCOMPLETE",
-                &req.name,
                 format!(
                     "the draft has no {}: write it with UpdateProposal first",
                     missing.join(" and no ")
@@ -895,9 +940,9 @@ impl pb::proposal_service_server::ProposalService for Api {
             })
             .collect();
         if !waiting.is_empty() {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &before,
                 "COSIGNERS_PENDING",
-                &req.name,
                 format!("co-signers have not signed yet: {}", waiting.join(", ")),
             )
             .into());
@@ -910,23 +955,25 @@ impl pb::proposal_service_server::ProposalService for Api {
             .filter(|p| p.sign_time.is_some())
             .map(|p| ChildName::format(&id.committee, "members", p.member_id))
             .collect();
-        if before.row.kind == pb::ProposalKind::Joint as i16 && signed.len() < 2 {
-            return Err(ServiceError::failed_precondition(
-                "COSIGNERS_MISSING",
-                &req.name,
-                "a joint proposal needs at least one co-signer who signed; invite others or make it individual",
+        // A joint proposal none of whose co-signers signed is the lead's own.
+        let alone = before.row.kind == pb::ProposalKind::Joint as i16 && signed.len() < 2;
+        if alone {
+            store::touch(
+                change.conn(),
+                before.row.id,
+                Some(pb::ProposalKind::Individual as i16),
             )
-            .into());
+            .await
+            .map_err(classify_db_error)?;
         }
-        // Everyone on it must still be in office.
-        self.members
-            .in_office(&id.committee, "proposers", &signed)
-            .await?;
-        let reason = if lapsed > 0 {
+        let mut reason = if lapsed > 0 {
             format!("{lapsed} co-signers who did not sign in time left off")
         } else {
             String::new()
         };
+        if alone {
+            reason.push_str("; no co-signer signed: an individual proposal");
+        }
         let after = self
             .moved(
                 &mut change,
@@ -1121,14 +1168,21 @@ impl pb::proposal_service_server::ProposalService for Api {
         let main = self
             .lock(&mut change, &req.merge_with, &with)
             .await
-            .map_err(|_| {
-                ServiceError::invalid("merge_with", format!("{} does not exist", req.merge_with))
+            .map_err(|e| {
+                if e.kind() != cppcc_kit::error::ErrorKind::NotFound {
+                    e
+                } else {
+                    ServiceError::invalid(
+                        "merge_with",
+                        format!("{} does not exist", req.merge_with),
+                    )
+                }
             })?;
         let to = decide(&before, Step::Merge, actor.role)?;
         if let Some(other) = main.row.merged_with {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &main,
                 "MERGED",
-                &req.merge_with,
                 format!(
                     "{} is itself merged with {}; merge with that one",
                     req.merge_with,
@@ -1138,9 +1192,9 @@ impl pb::proposal_service_server::ProposalService for Api {
             .into());
         }
         if !matches!(main.state, State::Filed | State::Assigned) {
-            return Err(ServiceError::failed_precondition(
+            return Err(blocked(
+                &main,
                 "STATE",
-                &req.merge_with,
                 format!(
                     "{} is {}: merge only with a proposal filed or being handled",
                     req.merge_with, main.state
@@ -1270,6 +1324,18 @@ impl pb::proposal_service_server::ProposalService for Api {
             .await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         decide(&before, Step::Assign, actor.role)?;
+        if let Some(main) = before.row.merged_with {
+            return Err(blocked(
+                &before,
+                "MERGED",
+                format!(
+                    "{} is merged with {}: it is assigned with it, to the same units",
+                    req.name,
+                    ChildName::format(&id.committee, "proposals", main)
+                ),
+            )
+            .into());
+        }
         let after = self
             .assign_units(&mut change, &before, Step::Assign, &units, 1, &note)
             .await?;

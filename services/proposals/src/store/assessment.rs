@@ -123,34 +123,47 @@ pub async fn facts(
              SELECT p.id FROM proposals.proposal p JOIN proposals.session s ON s.id = p.session_id
              WHERE p.committee_id = $1 AND s.year = $2
            ),
-           handled AS (
-             SELECT a.unit_id, count(DISTINCT a.proposal_id) AS proposals
-             FROM proposals.assignment a WHERE a.proposal_id IN (SELECT id FROM year_proposals)
-             GROUP BY a.unit_id
-           ),
-           replies AS (
-             SELECT r.unit_id,
-                    count(*) FILTER (WHERE r.submit_time IS NOT NULL) AS replies,
-                    count(*) FILTER (WHERE r.submit_time IS NOT NULL AND r.on_time) AS on_time,
-                    count(*) FILTER (WHERE r.submit_time IS NOT NULL AND r.contacted) AS contacted,
-                    count(*) FILTER (WHERE r.state = 3) AS approved,
-                    count(*) FILTER (WHERE r.state = 3
-                        AND coalesce(r.reviewed_category, r.result_category) = ANY($3)) AS favourable
-             FROM proposals.reply r
-             WHERE r.proposal_id IN (SELECT id FROM year_proposals) AND r.state <> 4
-             GROUP BY r.unit_id
-           ),
+           -- The units answering each proposal now (lead or split).
            answering AS (
-             SELECT DISTINCT a.unit_id, a.proposal_id, a.handling_round
-             FROM proposals.assignment a
+             SELECT a.unit_id, a.proposal_id, a.handling_round, p.reply_due
+             FROM proposals.assignment a JOIN proposals.proposal p
+               ON p.id = a.proposal_id AND p.handling_round = a.handling_round
              WHERE a.proposal_id IN (SELECT id FROM year_proposals) AND a.part IN (1, 3) AND a.active
            ),
+           handled AS (
+             SELECT a.unit_id, count(DISTINCT a.proposal_id) AS proposals
+             FROM proposals.assignment a JOIN proposals.proposal p
+               ON p.id = a.proposal_id AND p.handling_round = a.handling_round
+             WHERE a.proposal_id IN (SELECT id FROM year_proposals) AND a.active
+             GROUP BY a.unit_id
+           ),
+           -- Each answering unit's reply of the round, if submitted.
+           answered AS (
+             SELECT w.unit_id, w.proposal_id, w.reply_due, r.on_time, r.contacted, r.state,
+                    coalesce(r.reviewed_category, r.result_category) AS category
+             FROM answering w LEFT JOIN proposals.reply r
+               ON r.proposal_id = w.proposal_id AND r.handling_round = w.handling_round
+              AND r.unit_id = w.unit_id AND r.state IN (2, 3)
+           ),
+           replies AS (
+             SELECT unit_id,
+                    -- A reply is due once submitted, or once its day passed unanswered.
+                    count(*) FILTER (WHERE state IS NOT NULL OR reply_due < (now() AT TIME ZONE 'Asia/Shanghai')::date) AS due,
+                    count(*) FILTER (WHERE state IS NOT NULL) AS replies,
+                    count(*) FILTER (WHERE on_time) AS on_time,
+                    count(*) FILTER (WHERE contacted) AS contacted,
+                    count(*) FILTER (WHERE state = 3) AS approved,
+                    count(*) FILTER (WHERE state = 3 AND category = ANY($3)) AS favourable
+             FROM answered GROUP BY unit_id
+           ),
+           -- Ratings of every round the unit answered, earlier rounds too.
            ratings AS (
              SELECT w.unit_id, count(*) AS ratings,
                     count(*) FILTER (WHERE g.satisfaction = 1) AS satisfied,
                     count(*) FILTER (WHERE g.satisfaction = 2) AS basically
-             FROM answering w JOIN proposals.rating g
-               ON g.proposal_id = w.proposal_id AND g.handling_round = w.handling_round
+             FROM (SELECT DISTINCT a.unit_id, a.proposal_id, a.handling_round FROM proposals.assignment a
+                   WHERE a.proposal_id IN (SELECT id FROM year_proposals) AND a.part IN (1, 3)) w
+             JOIN proposals.rating g ON g.proposal_id = w.proposal_id AND g.handling_round = w.handling_round
              GROUP BY w.unit_id
            ),
            looks AS (
@@ -171,6 +184,7 @@ pub async fn facts(
            )
            SELECT u.unit_id AS "unit_id!",
                   coalesce(h.proposals, 0) AS "proposals!",
+                  coalesce(r.due, 0) AS "due!",
                   coalesce(r.replies, 0) AS "replies!", coalesce(r.on_time, 0) AS "on_time!",
                   coalesce(r.contacted, 0) AS "contacted!", coalesce(r.approved, 0) AS "approved!",
                   coalesce(r.favourable, 0) AS "favourable!",
@@ -198,6 +212,7 @@ pub async fn facts(
                 r.unit_id,
                 (
                     Facts {
+                        due: r.due,
                         replies: r.replies,
                         on_time: r.on_time,
                         contacted: r.contacted,
@@ -258,11 +273,13 @@ pub struct Figures {
     pub proposers: i64,
 }
 
-/// The figures over the proposals of the sessions with `sessions`.
+/// The figures over the proposals of the sessions with `sessions`, and
+/// the excellent proposals of `years`.
 pub async fn figures(
     conn: &mut Conn,
     committee: &str,
     sessions: &[Uuid],
+    years: &[i16],
     favourable: &[String],
 ) -> Result<Figures> {
     let counts = sqlx::query!(
@@ -314,6 +331,7 @@ pub async fn figures(
                   count(*) FILTER (WHERE r.contacted) AS "contacted!"
            FROM proposals.reply r JOIN proposals.proposal p ON p.id = r.proposal_id
            WHERE p.committee_id = $1 AND p.session_id = ANY($2) AND r.state = 3
+             AND r.handling_round = p.handling_round
            GROUP BY 1 ORDER BY 1"#,
         committee,
         sessions
@@ -344,12 +362,13 @@ pub async fn figures(
                WHERE p.committee_id = $1 AND p.session_id = ANY($2) AND f.kind = 3) AS "look_backs!",
              (SELECT count(*) FROM proposals.follow_up f JOIN proposals.proposal p ON p.id = f.proposal_id
                WHERE p.committee_id = $1 AND p.session_id = ANY($2) AND f.kind = 2) AS "instructions!",
-             (SELECT count(*) FROM proposals.excellent e JOIN proposals.proposal p ON p.id = e.proposal_id
-               WHERE p.committee_id = $1 AND p.session_id = ANY($2) AND e.state = 3) AS "excellent!",
+             (SELECT count(*) FROM proposals.excellent e
+               WHERE e.committee_id = $1 AND e.year = ANY($3) AND e.state = 3) AS "excellent!",
              (SELECT count(DISTINCT r.member_id) FROM proposals.proposer r JOIN proposals.proposal p ON p.id = r.proposal_id
                WHERE p.committee_id = $1 AND p.session_id = ANY($2) AND p.state NOT IN (1, 10)) AS "proposers!""#,
         committee,
-        sessions
+        sessions,
+        years
     )
     .fetch_one(conn)
     .await?;

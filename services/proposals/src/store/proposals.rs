@@ -366,6 +366,30 @@ pub async fn end_assignments(conn: &mut Conn, proposal: Uuid, round: i16) -> Res
     Ok(())
 }
 
+/// Takes back co-signers' signatures (the words they signed changed),
+/// giving them until `sign_by` to sign again.
+pub async fn unsign_cosigners(conn: &mut Conn, proposal: Uuid, sign_by: Date) -> Result<u64> {
+    let done = sqlx::query!(
+        "UPDATE proposals.proposer SET sign_time = NULL, sign_by = $2
+         WHERE proposal_id = $1 AND position > 0 AND sign_time IS NOT NULL",
+        proposal,
+        sign_by
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// How often a proposal was handled once more after an unsatisfied rating.
+pub async fn rehandled(conn: &mut Conn, proposal: Uuid) -> Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM proposals.transition WHERE proposal_id = $1 AND step = 'rehandle'"#,
+        proposal
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Proposals filed merged with `main` and not yet assigned.
 pub async fn merged_waiting(conn: &mut Conn, main: Uuid) -> Result<Vec<Uuid>> {
     sqlx::query_scalar!(
@@ -433,8 +457,9 @@ pub struct ListFilter {
     pub states: Vec<i16>,
     pub unit: Option<Uuid>,
     pub member: Option<Uuid>,
-    /// Drafts are listed only where the member is a proposer (`Some`), or
-    /// all (`None`, for the office); `Some(None)` lists no drafts.
+    /// Proposals never submitted (drafts, and drafts withdrawn) are listed
+    /// only where the member is a proposer (`Some`), or all (`None`, for
+    /// the office); `Some(None)` lists none.
     pub drafts_of: Option<Option<Uuid>>,
 }
 
@@ -464,7 +489,7 @@ pub async fn list_ids(
                       WHERE a.proposal_id = p.id AND a.unit_id = $4 AND a.active AND a.handling_round = p.handling_round))
                AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM proposals.proposer r
                       WHERE r.proposal_id = p.id AND r.member_id = $5))
-               AND (p.state <> 1 OR $6 OR ($7::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM proposals.proposer r
+               AND (p.submit_time IS NOT NULL OR $6 OR ($7::uuid IS NOT NULL AND EXISTS (SELECT 1 FROM proposals.proposer r
                       WHERE r.proposal_id = p.id AND r.member_id = $7)))
            )
            SELECT id AS "id!", sort_serial AS "sort_serial!", create_time AS "create_time!",

@@ -183,7 +183,7 @@ async fn units_are_ranked_with_every_score_broken_down_and_statistics_add_up() {
         parts,
         [("on_time", 50.0), ("satisfaction", 30.0), ("quality", 18.0)]
     );
-    assert_eq!(first.items[0].basis, "1 of 1 replies on time");
+    assert_eq!(first.items[0].basis, "1 of 1 replies due, on time");
     assert_eq!(
         first.total,
         first.items.iter().map(|i| i.score).sum::<f64>()

@@ -108,6 +108,28 @@ async fn merged_proposals_are_handled_together_and_each_gets_its_own_reply() {
         })
         .await
         .unwrap();
+    // Merged while the main one waits: it waits too, and is not assigned on its own.
+    let early = submitted(&suite, &seed, &seed.members[1], "淮河湿地公园生态保护").await;
+    office
+        .merge_proposal(pb::MergeProposalRequest {
+            name: early.name.clone(),
+            merge_with: main.name.clone(),
+            note: String::new(),
+        })
+        .await
+        .unwrap();
+    let alone = office
+        .assign_proposal(pb::AssignProposalRequest {
+            name: early.name.clone(),
+            lead_unit: seed.units[0].clone(),
+            units: vec![],
+            note: String::new(),
+        })
+        .await;
+    assert_eq!(
+        precondition(&assert_code(alone, Code::FailedPrecondition)),
+        "MERGED"
+    );
     office
         .assign_proposal(pb::AssignProposalRequest {
             name: main.name.clone(),
@@ -117,6 +139,17 @@ async fn merged_proposals_are_handled_together_and_each_gets_its_own_reply() {
         })
         .await
         .unwrap();
+    let followed = office
+        .get_proposal(pb::GetProposalRequest {
+            name: early.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .proposal
+        .unwrap();
+    assert_eq!(followed.state, pb::ProposalState::Assigned as i32);
+    assert_eq!(followed.assignments[0].unit, seed.units[1]);
     let merged = office
         .merge_proposal(pb::MergeProposalRequest {
             name: other.name.clone(),
@@ -129,7 +162,7 @@ async fn merged_proposals_are_handled_together_and_each_gets_its_own_reply() {
         .proposal
         .unwrap();
     assert_eq!(merged.merged_with, main.name);
-    assert_eq!(merged.serial, 2);
+    assert_eq!(merged.serial, 3);
     assert_eq!(
         merged.state,
         pb::ProposalState::Assigned as i32,
@@ -168,7 +201,7 @@ async fn merged_proposals_are_handled_together_and_each_gets_its_own_reply() {
         .unwrap()
         .into_inner()
         .proposals;
-    assert_eq!(similar.len(), 2, "{similar:?}");
+    assert_eq!(similar.len(), 3, "{similar:?}");
     assert!(similar[0].similarity >= similar[1].similarity);
 }
 
@@ -253,6 +286,32 @@ async fn bad_input_is_refused_precisely_and_changes_nothing() {
         .unwrap();
     assert_eq!(unchanged.etag, made.etag, "nothing changed");
     assert_eq!(unchanged.kind, pb::ProposalKind::Individual as i32);
+
+    // A draft withdrawn before submission stays its proposer's.
+    let withdrawn = mine
+        .create_proposal(pb::CreateProposalRequest {
+            parent: SUIXIAN.into(),
+            proposal: Some(draft(&seed.session, "关于曾随一体化发展的建议")),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .proposal
+        .unwrap();
+    mine.withdraw_proposal(pb::WithdrawProposalRequest {
+        name: withdrawn.name.clone(),
+        reason: "再斟酌".into(),
+    })
+    .await
+    .unwrap();
+    let peek = suite
+        .proposals(&member_token(&seed.members[1]))
+        .get_proposal(pb::GetProposalRequest {
+            name: withdrawn.name.clone(),
+        })
+        .await;
+    assert_code(peek, Code::NotFound);
 
     // Another member can neither see nor submit the draft.
     let other = suite
