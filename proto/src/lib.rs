@@ -44,5 +44,14 @@ pub mod proposals {
     }
 }
 
+/// Consultations: the annual plan, platforms, activities and their eight
+/// steps, results and publications.
+pub mod consultations {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.consultations.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod json;
 pub mod local_pg;
 pub mod maintenance;
+pub mod members;
 pub mod names;
 pub mod page;
 pub mod pii;

@@ -3,14 +3,13 @@
 //! in the `proposals` schema.
 //!
 //! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
-//! services, `members` the calls that check proposers with the members
-//! service. Everything else comes from `cppcc-kit`.
+//! services; proposers are checked with the members service through
+//! `cppcc_kit::members`. Everything else comes from `cppcc-kit`.
 
 #![forbid(unsafe_code)]
 
 pub mod domain;
 pub mod grpc;
-pub mod members;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -84,7 +83,12 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         config.service_key_id.clone(),
         &config.auth,
     )?;
-    let members = members::Members::new(&config.members_uri, issuer)?;
+    let members = cppcc_kit::members::Members::new(
+        &config.members_uri,
+        "--members-uri (CPPCC_PROPOSALS_MEMBERS_URI)",
+        issuer,
+        "cppcc-proposals",
+    )?;
     let api = grpc::Api::new(db.clone(), members);
     Ok(Server::new(db, verifier, &config.server)?
         .add_service(ProposalOfficeServiceServer::new(api.clone()))

@@ -8,10 +8,12 @@
 //! - `evaluation`: how long evaluating a whole committee takes, for a
 //!   county (338 members) and a province-sized roll (30,000);
 //! - `proposals`: the submit → file → assign path of the proposals
-//!   service, proposals a second and its latency.
+//!   service, proposals a second and its latency;
+//! - `consultations`: GetConsultationStatistics over a province's data.
 //!
 //! Machines here are shared and noisy: compare figures from one run.
 
+mod consultations;
 mod creates;
 mod evaluation;
 mod intake;
@@ -55,6 +57,8 @@ enum What {
     Evaluation(evaluation::Args),
     /// Proposals a second through submit, file and assign.
     Proposals(proposals::Args),
+    /// The consultation statistics over a province's data.
+    Consultations(consultations::Args),
 }
 
 #[tokio::main]
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         What::Intake(args) => intake::run(args).await,
         What::Evaluation(args) => evaluation::run(args).await,
         What::Proposals(args) => proposals::run(args).await,
+        What::Consultations(args) => consultations::run(args).await,
     }
 }
 
@@ -75,6 +80,7 @@ pub struct Bench {
     postgres: Option<LocalPostgres>,
     members: Option<Running>,
     proposals: Option<Running>,
+    consultations: Option<Running>,
 }
 
 /// A service serving.
@@ -118,6 +124,7 @@ impl Bench {
             postgres,
             members: None,
             proposals: None,
+            consultations: None,
         };
         bench.start_members(intake).await?;
         Ok(bench)
@@ -174,6 +181,44 @@ impl Bench {
             .map_err(anyhow::Error::from_boxed)?;
         self.proposals = Some(Running::serve(server).await?);
         Ok(())
+    }
+
+    /// Starts the consultations service, checking participants with the
+    /// members service.
+    pub async fn start_consultations(&mut self) -> anyhow::Result<()> {
+        let members = self
+            .members
+            .as_ref()
+            .context("the members service runs")?
+            .addr;
+        let config = cppcc_consultations::Config {
+            addr: "127.0.0.1:0".parse()?,
+            members_uri: format!("http://{members}"),
+            service_key: secrecy::SecretString::from(self.env.keys.jwt_private.clone()),
+            service_key_id: None,
+            database: self.env.access.args("consultations"),
+            auth: self.env.auth(),
+            server: self.env.server(),
+            telemetry: cppcc_kit::telemetry::TelemetryArgs {
+                log_format: Default::default(),
+                log_filter: "warn".into(),
+            },
+        };
+        let server = cppcc_consultations::server(&config)
+            .await
+            .map_err(anyhow::Error::from_boxed)?;
+        self.consultations = Some(Running::serve(server).await?);
+        Ok(())
+    }
+
+    /// A channel to the consultations service.
+    pub fn consultations_channel(&self) -> anyhow::Result<tonic::transport::Channel> {
+        let addr = self
+            .consultations
+            .as_ref()
+            .context("the consultations service runs")?
+            .addr;
+        Ok(cppcc_kit::client::channel(&format!("http://{addr}"))?)
     }
 
     /// A channel to the proposals service.

@@ -26,8 +26,8 @@ use cppcc_proto::events::v1 as events;
 use cppcc_proto::proposals::v1 as pb;
 
 use crate::domain::{State, Step, StepError};
-use crate::members::Members;
 use crate::store::proposals::{self as store, AssignmentRow, ProposalRow, ProposerRow};
+use cppcc_kit::members::Members;
 
 /// Everyone who may read proposals: every role but the security admin.
 const READERS: &[Role] = &[

@@ -1,16 +1,16 @@
-//! Who is a member: asked of the members service, which owns the
-//! registry, with this service's own short-lived token and the caller's
-//! deadline.
+//! Who is a member, for the services that record what members do: asked
+//! of the members service, which owns the registry, with the asking
+//! service's own short-lived token and a bounded wait.
 
 use std::time::Duration;
 
 use tonic::Code;
 use uuid::Uuid;
 
-use cppcc_kit::ServiceError;
-use cppcc_kit::auth::TokenIssuer;
-use cppcc_kit::client::{Bearer, channel};
-use cppcc_kit::names::{ChildName, committee_name};
+use crate::ServiceError;
+use crate::auth::TokenIssuer;
+use crate::client::{Authed, Bearer, channel};
+use crate::names::{ChildName, committee_name};
 use cppcc_proto::members::v1 as mpb;
 use mpb::member_service_client::MemberServiceClient;
 
@@ -19,7 +19,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the tokens this service signs for itself live.
 const TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 
-/// A member as a proposal records it.
+/// A member as another service records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
     pub id: Uuid,
@@ -31,20 +31,35 @@ pub struct Member {
 pub struct Members {
     channel: tonic::transport::Channel,
     issuer: TokenIssuer,
+    /// The asking service, as its tokens name it (`cppcc-proposals`).
+    subject: &'static str,
 }
 
 impl Members {
-    /// A client of the members service at `uri`; it connects when first used.
-    pub fn new(uri: &str, issuer: TokenIssuer) -> Result<Members, cppcc_kit::BoxError> {
+    /// A client of the members service at `uri` (given as `flag`), for the
+    /// service `subject`; it connects when first used.
+    pub fn new(
+        uri: &str,
+        flag: &str,
+        issuer: TokenIssuer,
+        subject: &'static str,
+    ) -> Result<Members, crate::BoxError> {
         if uri.is_empty() {
-            return Err("--members-uri (CPPCC_PROPOSALS_MEMBERS_URI) is required: proposers are checked with the members service".into());
+            return Err(format!(
+                "{flag} is required: members are checked with the members service"
+            )
+            .into());
         }
-        let channel = channel(uri).map_err(|e| format!("--members-uri `{uri}`: {e}"))?;
-        Ok(Members { channel, issuer })
+        let channel = channel(uri).map_err(|e| format!("{flag} `{uri}`: {e}"))?;
+        Ok(Members {
+            channel,
+            issuer,
+            subject,
+        })
     }
 
-    fn client(&self) -> MemberServiceClient<cppcc_kit::client::Authed> {
-        let token = self.issuer.service_token("cppcc-proposals", TOKEN_TTL);
+    fn client(&self) -> MemberServiceClient<Authed> {
+        let token = self.issuer.service_token(self.subject, TOKEN_TTL);
         MemberServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token))
     }
 
@@ -56,7 +71,7 @@ impl Members {
         field: &str,
         names: &[String],
     ) -> Result<Vec<Member>, ServiceError> {
-        let mut errors = cppcc_kit::Violations::default();
+        let mut errors = crate::Violations::default();
         for (i, n) in names.iter().enumerate() {
             match ChildName::parse(n, "members") {
                 Some(c) if c.committee == committee => {}
@@ -86,7 +101,7 @@ impl Members {
             Ok(r) => r.into_inner().members,
             Err(s) if s.code() == Code::NotFound => {
                 // Which ones: each asked alone.
-                let mut errors = cppcc_kit::Violations::default();
+                let mut errors = crate::Violations::default();
                 for (i, n) in names.iter().enumerate() {
                     let mut one = tonic::Request::new(mpb::GetMemberRequest {
                         name: n.clone(),

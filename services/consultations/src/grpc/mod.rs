@@ -1,0 +1,163 @@
+//! The gRPC face of the consultations service: validate, check the
+//! caller, decide (`domain`), write (`store`), audit and publish.
+
+mod activities;
+mod plans;
+mod platforms;
+mod results;
+
+use tonic::Request;
+use uuid::Uuid;
+
+use cppcc_kit::ServiceError;
+use cppcc_kit::auth::{Actor, Role};
+use cppcc_kit::convert::timestamp;
+use cppcc_kit::db::Database;
+use cppcc_kit::members::Members;
+use cppcc_proto::common::v1 as common;
+
+/// Everyone who may read: every role but the security admin.
+const READERS: &[Role] = &[
+    Role::Admin,
+    Role::ProposalOffice,
+    Role::InfoCentre,
+    Role::Staff,
+    Role::Member,
+    Role::HandlingUnit,
+    Role::Leader,
+    Role::UpperCommittee,
+    Role::Auditor,
+    Role::Service,
+];
+/// Who records consultations: the office and its staff.
+const RECORDERS: &[Role] = &[Role::Admin, Role::Staff];
+
+/// The four services on one API.
+#[derive(Clone, Debug)]
+pub struct Api {
+    db: Database,
+    members: Members,
+}
+
+impl Api {
+    pub fn new(db: Database, members: Members) -> Api {
+        Api { db, members }
+    }
+
+    /// Reads the caller and checks its role and committee; a caller of
+    /// another committee is told `resource` does not exist (and audited).
+    async fn caller<T>(
+        &self,
+        request: &Request<T>,
+        roles: &[Role],
+        action: &str,
+        committee: &str,
+        resource: &str,
+    ) -> Result<Actor, ServiceError> {
+        let actor = cppcc_kit::auth::actor(request)?;
+        actor.require(roles, action)?;
+        if !actor.in_committee(committee) {
+            self.db
+                .audit_denied(
+                    Some(&actor),
+                    Some(committee),
+                    &actor.peer_text(),
+                    &actor.method,
+                    &format!("{resource}: outside the caller's committee"),
+                )
+                .await?;
+            return Err(ServiceError::not_found(resource));
+        }
+        Ok(actor)
+    }
+}
+
+fn stamp(by: &str, role: i16, time: time::OffsetDateTime, reason: &str) -> common::AuditStamp {
+    common::AuditStamp {
+        actor: by.to_owned(),
+        actor_role: role.into(),
+        time: Some(timestamp(time)),
+        reason: reason.to_owned(),
+    }
+}
+
+/// A step recorded in a JSON list of steps.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredStamp {
+    actor: String,
+    role: i16,
+    time: i64,
+    reason: String,
+}
+
+impl StoredStamp {
+    fn now(actor: &Actor, reason: &str) -> StoredStamp {
+        StoredStamp {
+            actor: actor.subject.clone(),
+            role: actor.role.to_proto() as i16,
+            time: time::OffsetDateTime::now_utc().unix_timestamp(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn json(&self) -> Result<serde_json::Value, ServiceError> {
+        serde_json::to_value([self]).map_err(ServiceError::internal)
+    }
+
+    fn stamps(value: &serde_json::Value) -> Vec<common::AuditStamp> {
+        let stored: Vec<StoredStamp> = serde_json::from_value(value.clone()).unwrap_or_default();
+        stored
+            .iter()
+            .map(|s| {
+                let t = time::OffsetDateTime::from_unix_timestamp(s.time)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                stamp(&s.actor, s.role, t, &s.reason)
+            })
+            .collect()
+    }
+}
+
+/// Today in China (UTC+8).
+pub(crate) fn today() -> time::Date {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
+}
+
+/// A sub-resource: `committees/{c}/{collection}/{parent}/{sub}/{id}`.
+fn sub_name(
+    field: &str,
+    name: &str,
+    collection: &str,
+    sub: &str,
+) -> Result<(cppcc_kit::names::ChildName, Uuid), ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            field,
+            format!(
+                "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`"
+            ),
+        )
+    };
+    let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
+    let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
+    if segment != sub {
+        return Err(bad());
+    }
+    let id = Uuid::try_parse(id)
+        .ok()
+        .filter(|u| u.hyphenated().to_string() == id)
+        .ok_or_else(bad)?;
+    let parent = cppcc_kit::names::ChildName::parse(parent, collection).ok_or_else(bad)?;
+    Ok((parent, id))
+}
+
+/// A year field, 1949..=2200.
+fn year_field(field: &str, year: i32) -> Result<i16, ServiceError> {
+    if (1949..=2200).contains(&year) {
+        Ok(year as i16)
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            format!("must be a year from 1949, not {year}"),
+        ))
+    }
+}

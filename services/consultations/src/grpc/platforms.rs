@@ -1,0 +1,336 @@
+//! `cppcc.consultations.v1.PlatformService`: platforms and their five haves.
+
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use cppcc_kit::change::{Claim, fingerprint};
+use cppcc_kit::convert::timestamp;
+use cppcc_kit::error::{classify_db_error, constraint_violated};
+use cppcc_kit::fieldmask::{self, MaskSpec};
+use cppcc_kit::json::to_json;
+use cppcc_kit::names::{ChildName, parse_committee};
+use cppcc_kit::text::take_line;
+use cppcc_kit::{ServiceError, Violations, etag};
+use cppcc_proto::common::v1::Money;
+use cppcc_proto::consultations::v1 as pb;
+
+use super::*;
+use crate::domain::{five_haves, is_set};
+use crate::store::platforms::{self as store, PlatformRow};
+
+const PLATFORM_MASK: MaskSpec = MaskSpec {
+    updatable: &[
+        "display_name",
+        "level",
+        "township",
+        "convener",
+        "venue",
+        "has_sign",
+        "content",
+        "has_archives",
+        "allotted",
+        "spent",
+    ],
+    output_only: &[
+        ("name", "it identifies the platform"),
+        ("five_haves", "it follows from the other fields"),
+        ("create_time", "it is output only"),
+        ("update_time", "it is output only"),
+        ("etag", "send it in platform.etag to guard the update"),
+    ],
+};
+
+pub(crate) fn platform(r: &PlatformRow) -> pb::Platform {
+    pb::Platform {
+        name: ChildName::format(&r.committee_id, "platforms", r.id),
+        display_name: r.display_name.clone(),
+        level: r.level.into(),
+        township: r.township.clone(),
+        convener: r.convener.clone(),
+        venue: r.venue.clone(),
+        has_sign: r.has_sign,
+        content: r.content.clone(),
+        has_archives: r.has_archives,
+        allotted: Some(Money {
+            fen: r.allotted_fen,
+        }),
+        spent: Some(Money { fen: r.spent_fen }),
+        five_haves: Some(five_haves(
+            &r.convener,
+            &r.venue,
+            r.has_sign,
+            &r.content,
+            r.has_archives,
+        )),
+        create_time: Some(timestamp(r.create_time)),
+        update_time: Some(timestamp(r.update_time)),
+        etag: etag::format(r.revision),
+    }
+}
+
+/// Checks the fields of `p` named in `fields` into `row`.
+fn apply(errors: &mut Violations, p: &pb::Platform, fields: &[&str], row: &mut PlatformRow) {
+    for f in fields {
+        match *f {
+            "display_name" => {
+                row.display_name =
+                    take_line(errors, "platform.display_name", &p.display_name, 2, 60)
+            }
+            "level" => {
+                errors.check(
+                    !is_set::<pb::PlatformLevel>(p.level),
+                    "platform.level",
+                    "must be TOWNSHIP, VILLAGE or ENTERPRISE",
+                );
+                row.level = p.level as i16;
+            }
+            "township" => row.township = take_line(errors, "platform.township", &p.township, 0, 40),
+            "convener" => row.convener = take_line(errors, "platform.convener", &p.convener, 0, 40),
+            "venue" => row.venue = take_line(errors, "platform.venue", &p.venue, 0, 80),
+            "has_sign" => row.has_sign = p.has_sign,
+            "content" => row.content = take_line(errors, "platform.content", &p.content, 0, 200),
+            "has_archives" => row.has_archives = p.has_archives,
+            "allotted" | "spent" => {
+                let fen = if *f == "allotted" {
+                    &p.allotted
+                } else {
+                    &p.spent
+                }
+                .as_ref()
+                .map(|m| m.fen)
+                .unwrap_or(0);
+                errors.check(fen < 0, &format!("platform.{f}"), "must not be negative");
+                if *f == "allotted" {
+                    row.allotted_fen = fen
+                } else {
+                    row.spent_fen = fen
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl pb::platform_service_server::PlatformService for Api {
+    async fn create_platform(
+        &self,
+        request: Request<pb::CreatePlatformRequest>,
+    ) -> Result<Response<pb::CreatePlatformResponse>, Status> {
+        let req = request.get_ref();
+        let committee = parse_committee("parent", &req.parent)?.to_owned();
+        let input = req
+            .platform
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("platform", "required"))?;
+        let now = time::OffsetDateTime::now_utc();
+        let mut row = PlatformRow {
+            id: Uuid::now_v7(),
+            committee_id: committee.clone(),
+            display_name: String::new(),
+            level: 0,
+            township: String::new(),
+            convener: String::new(),
+            venue: String::new(),
+            has_sign: false,
+            content: String::new(),
+            has_archives: false,
+            allotted_fen: 0,
+            spent_fen: 0,
+            create_time: now,
+            update_time: now,
+            revision: 1,
+        };
+        let mut errors = Violations::default();
+        apply(&mut errors, input, PLATFORM_MASK.updatable, &mut row);
+        errors.finish()?;
+        let actor = self
+            .caller(
+                &request,
+                RECORDERS,
+                "create platforms",
+                &committee,
+                &req.parent,
+            )
+            .await?;
+        let name = ChildName::format(&committee, "platforms", row.id);
+        let mut change = self.db.change(&actor).await?;
+        let fp = fingerprint(req, &actor, |r| r.request_id.clear());
+        if let Claim::Replay(existing) = change
+            .claim_request_id("request_id", &req.request_id, &fp, &name)
+            .await?
+        {
+            let id = ChildName::parse_field("name", &existing, "platforms")?;
+            let row = store::get(change.conn(), &committee, id.id, false)
+                .await
+                .map_err(classify_db_error)?
+                .ok_or_else(|| ServiceError::not_found(&existing))?;
+            change.commit().await?;
+            return Ok(Response::new(pb::CreatePlatformResponse {
+                platform: Some(platform(&row)),
+            }));
+        }
+        if let Err(e) = store::insert(change.conn(), &row).await {
+            if constraint_violated(&e, "platform_committee_id_display_name_key") {
+                return Err(ServiceError::already_exists(
+                    &req.parent,
+                    format!(
+                        "{} already has a platform named {}",
+                        req.parent, row.display_name
+                    ),
+                )
+                .into());
+            }
+            return Err(classify_db_error(e).into());
+        }
+        let created = platform(&row);
+        change.audit(&committee, &created.name, None, Some(to_json(&created)));
+        change.commit().await?;
+        Ok(Response::new(pb::CreatePlatformResponse {
+            platform: Some(created),
+        }))
+    }
+
+    async fn get_platform(
+        &self,
+        request: Request<pb::GetPlatformRequest>,
+    ) -> Result<Response<pb::GetPlatformResponse>, Status> {
+        let name = request.get_ref().name.clone();
+        let id = ChildName::parse_field("name", &name, "platforms")?;
+        self.caller(&request, READERS, "read platforms", &id.committee, &name)
+            .await?;
+        let mut conn = self.db.acquire().await?;
+        let row = store::get(&mut conn, &id.committee, id.id, false)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::not_found(&name))?;
+        Ok(Response::new(pb::GetPlatformResponse {
+            platform: Some(platform(&row)),
+        }))
+    }
+
+    async fn list_platforms(
+        &self,
+        request: Request<pb::ListPlatformsRequest>,
+    ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
+        let req = request.get_ref();
+        let committee = parse_committee("parent", &req.parent)?.to_owned();
+        if !(0..=1000).contains(&req.page_size) {
+            return Err(ServiceError::invalid("page_size", "must be 0 to 1000").into());
+        }
+        if req.level != 0 && !is_set::<pb::PlatformLevel>(req.level) {
+            return Err(ServiceError::invalid("level", "not a platform level").into());
+        }
+        self.caller(&request, READERS, "read platforms", &committee, &req.parent)
+            .await?;
+        let token = format!("l{}", req.level);
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            let bad = || {
+                ServiceError::invalid(
+                    "page_token",
+                    "not a page token of this query; start again without one",
+                )
+            };
+            let mut parts = req.page_token.splitn(4, '.');
+            let (Some(t), Some(level), Some(id), Some(name)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad().into());
+            };
+            if t != token {
+                return Err(bad().into());
+            }
+            Some((
+                level.parse().map_err(|_| bad())?,
+                name.to_owned(),
+                Uuid::try_parse(id).map_err(|_| bad())?,
+            ))
+        };
+        let size = if req.page_size == 0 {
+            100
+        } else {
+            req.page_size
+        } as i64;
+        let mut conn = self.db.acquire().await?;
+        let (mut rows, total, compliant) =
+            store::list(&mut conn, &committee, req.level as i16, after, size + 1)
+                .await
+                .map_err(classify_db_error)?;
+        let more = rows.len() as i64 > size;
+        rows.truncate(size as usize);
+        let next_page_token = match rows.last() {
+            Some(r) if more => format!("{token}.{}.{}.{}", r.level, r.id, r.display_name),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListPlatformsResponse {
+            platforms: rows.iter().map(platform).collect(),
+            next_page_token,
+            total_size: total as i32,
+            compliant_count: compliant as i32,
+        }))
+    }
+
+    async fn update_platform(
+        &self,
+        request: Request<pb::UpdatePlatformRequest>,
+    ) -> Result<Response<pb::UpdatePlatformResponse>, Status> {
+        let req = request.get_ref();
+        let input = req
+            .platform
+            .as_ref()
+            .ok_or_else(|| ServiceError::invalid("platform", "required"))?;
+        let id = ChildName::parse_field("platform.name", &input.name, "platforms")?;
+        let fields = fieldmask::resolve(req.update_mask.as_ref(), &PLATFORM_MASK, |f| match f {
+            "display_name" => !input.display_name.is_empty(),
+            "level" => input.level != 0,
+            "township" => !input.township.is_empty(),
+            "convener" => !input.convener.is_empty(),
+            "venue" => !input.venue.is_empty(),
+            "has_sign" => input.has_sign,
+            "content" => !input.content.is_empty(),
+            "has_archives" => input.has_archives,
+            "allotted" => input.allotted.is_some(),
+            "spent" => input.spent.is_some(),
+            _ => false,
+        })?;
+        let actor = self
+            .caller(
+                &request,
+                RECORDERS,
+                "change platforms",
+                &id.committee,
+                &input.name,
+            )
+            .await?;
+        let mut change = self.db.change(&actor).await?;
+        let before = store::get(change.conn(), &id.committee, id.id, true)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::not_found(&input.name))?;
+        etag::check(&input.etag, before.revision, &input.name)?;
+        let mut row = before.clone();
+        let mut errors = Violations::default();
+        apply(&mut errors, input, &fields, &mut row);
+        errors.finish()?;
+        store::update(change.conn(), &row)
+            .await
+            .map_err(classify_db_error)?;
+        let after = store::get(change.conn(), &id.committee, id.id, false)
+            .await
+            .map_err(classify_db_error)?
+            .ok_or_else(|| ServiceError::internal("the platform just changed is gone"))?;
+        let (before, after) = (platform(&before), platform(&after));
+        change.audit(
+            &id.committee,
+            &input.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.commit().await?;
+        Ok(Response::new(pb::UpdatePlatformResponse {
+            platform: Some(after),
+        }))
+    }
+}

@@ -1,0 +1,451 @@
+//! An activity through all eight steps: participants credited, the
+//! overdue list before and after, the result's feedback closing the loop.
+
+use super::*;
+use cppcc_proto::common::v1::DutyKind;
+
+async fn step(suite: &Suite, name: &str, n: i32) -> Result<pb::Activity, tonic::Status> {
+    suite
+        .activities(&staff())
+        .take_activity_step(pb::TakeActivityStepRequest {
+            name: name.into(),
+            step: n,
+            documents: vec![format!("第{n}步材料.docx")],
+            note: String::new(),
+            etag: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().activity.unwrap())
+}
+
+async fn overdue(suite: &Suite, as_of: Option<Date>) -> Vec<String> {
+    suite
+        .activities(&staff())
+        .list_overdue_activities(pb::ListOverdueActivitiesRequest {
+            parent: SUIXIAN.into(),
+            as_of_date: as_of,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .activities
+        .into_iter()
+        .map(|a| a.activity)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_members() {
+    let (suite, members) = Suite::seeded(3).await;
+    let (_, item) = approved_plan(&suite).await;
+    let hall = platform(&suite, "洪山镇政协委员协商议事室").await;
+    assert!(hall.five_haves.unwrap().compliant);
+    let mut activities = suite.activities(&staff());
+
+    let created = activities
+        .create_activity(pb::CreateActivityRequest {
+            parent: SUIXIAN.into(),
+            activity: Some(pb::Activity {
+                kind: pb::ActivityKind::ResearchInspection as i32,
+                format: pb::ActivityFormat::SiteVisit as i32,
+                topic: "全县油茶产业高质量发展".into(),
+                platform: hall.name.clone(),
+                plan_item: item.clone(),
+                date: day(2023, 5, 10),
+                official_count: 6,
+                resident_count: 20,
+                ..Default::default()
+            }),
+            participants: vec![members[0].clone(), members[1].clone()],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .activity
+        .unwrap();
+    assert_eq!(created.step, 1, "the topic is set with it");
+    let name = created.name.clone();
+
+    // Out of order: the meeting before the plan and the research.
+    let early = step(&suite, &name, 4).await;
+    let status = assert_code(early, Code::FailedPrecondition);
+    assert_eq!(precondition(&status), "STEP");
+    assert!(
+        status
+            .message()
+            .contains("the next step is 2 (制定协商方案)"),
+        "{status:?}"
+    );
+    // A result before the meeting.
+    let premature = suite
+        .results(&staff())
+        .create_consultation_result(pb::CreateConsultationResultRequest {
+            parent: SUIXIAN.into(),
+            result: Some(pb::ConsultationResult {
+                activity: name.clone(),
+                kind: pb::ResultKind::Report as i32,
+                title: "关于全县油茶产业高质量发展的调研报告".into(),
+                recipients: vec!["县委".into(), "县政府".into()],
+                send_date: day(2023, 5, 14),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await;
+    assert_eq!(
+        precondition(&assert_code(premature, Code::FailedPrecondition)),
+        "BEFORE_MEETING"
+    );
+
+    step(&suite, &name, 2).await.unwrap();
+    step(&suite, &name, 3).await.unwrap();
+    assert!(
+        overdue(&suite, day(2023, 6, 1)).await.is_empty(),
+        "nothing due before the meeting"
+    );
+    let held = step(&suite, &name, 4).await.unwrap();
+    // A research report is due within 7 days of the research.
+    assert_eq!(held.results_due_date, day(2023, 5, 17));
+    assert!(overdue(&suite, day(2023, 5, 17)).await.is_empty());
+    assert_eq!(overdue(&suite, day(2023, 5, 18)).await, vec![name.clone()]);
+    // Someone who joins after the meeting is credited too.
+    suite
+        .activities(&staff())
+        .add_participants(pb::AddParticipantsRequest {
+            name: name.clone(),
+            members: vec![members[2].clone()],
+        })
+        .await
+        .unwrap();
+
+    // Opinions and problems, one solved.
+    activities
+        .add_opinion(pb::AddOpinionRequest {
+            parent: name.clone(),
+            opinion: Some(pb::Opinion {
+                text: "建议扩大油茶低产林改造面积".into(),
+                source: "种植大户".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let problem = activities
+        .add_problem(pb::AddProblemRequest {
+            parent: name.clone(),
+            problem: Some(pb::Problem {
+                description: "油茶加工厂用电容量不足".into(),
+                owner: "国网随县供电公司".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .problem
+        .unwrap();
+    let unsolved = activities
+        .update_problem_status(pb::UpdateProblemStatusRequest {
+            name: problem.name.clone(),
+            status: pb::ProblemStatus::Solved as i32,
+            resolution: String::new(),
+        })
+        .await;
+    assert_eq!(
+        fields(&assert_code(unsolved, Code::InvalidArgument)),
+        ["resolution"]
+    );
+    activities
+        .update_problem_status(pb::UpdateProblemStatusRequest {
+            name: problem.name.clone(),
+            status: pb::ProblemStatus::Solved as i32,
+            resolution: "已增容至800千伏安".into(),
+        })
+        .await
+        .unwrap();
+
+    // Results: no results step without a result; then feedback closes the loop.
+    assert_eq!(
+        precondition(&assert_code(
+            step(&suite, &name, 5).await,
+            Code::FailedPrecondition
+        )),
+        "NO_RESULTS"
+    );
+    let mut results = suite.results(&staff());
+    let report = results
+        .create_consultation_result(pb::CreateConsultationResultRequest {
+            parent: SUIXIAN.into(),
+            result: Some(pb::ConsultationResult {
+                activity: name.clone(),
+                kind: pb::ResultKind::Report as i32,
+                title: "关于全县油茶产业高质量发展的调研报告".into(),
+                text: "一、基本情况……二、存在问题……三、对策建议……".into(),
+                recipients: vec!["县委".into(), "县政府".into()],
+                send_date: day(2023, 5, 16),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .result
+        .unwrap();
+    step(&suite, &name, 5).await.unwrap();
+    assert!(
+        overdue(&suite, day(2023, 6, 1)).await.is_empty(),
+        "the report went out"
+    );
+    suite
+        .results(&leader())
+        .add_result_instruction(pb::AddResultInstructionRequest {
+            name: report.name.clone(),
+            instruction: Some(cppcc_proto::common::v1::LeaderInstruction {
+                leader_name: "张三".into(),
+                leader_title: "县委书记".into(),
+                text: "请县林业局牵头研究落实。".into(),
+                date: day(2023, 5, 20),
+            }),
+        })
+        .await
+        .unwrap();
+    step(&suite, &name, 6).await.unwrap();
+    assert_eq!(
+        precondition(&assert_code(
+            step(&suite, &name, 7).await,
+            Code::FailedPrecondition
+        )),
+        "FEEDBACK_MISSING"
+    );
+    results
+        .record_result_feedback(pb::RecordResultFeedbackRequest {
+            name: report.name.clone(),
+            adoption: pb::Adoption::Adopted as i32,
+            actions: "县政府出台油茶产业扶持政策".into(),
+        })
+        .await
+        .unwrap();
+    step(&suite, &name, 7).await.unwrap();
+    let archived = step(&suite, &name, 8).await.unwrap();
+    assert!(archived.archived);
+    assert_eq!(archived.steps.len(), 8);
+    assert_eq!(archived.steps[3].title, "召开协商会议");
+    assert_eq!(
+        (
+            archived.opinion_count,
+            archived.problem_count,
+            archived.solved_count
+        ),
+        (1, 1, 1)
+    );
+
+    // Frozen: nothing more.
+    let after = activities
+        .add_opinion(pb::AddOpinionRequest {
+            parent: name.clone(),
+            opinion: Some(pb::Opinion {
+                text: "再补充一条意见".into(),
+                ..Default::default()
+            }),
+        })
+        .await;
+    assert_eq!(
+        precondition(&assert_code(after, Code::FailedPrecondition)),
+        "ARCHIVED"
+    );
+    assert_eq!(
+        precondition(&assert_code(
+            step(&suite, &name, 8).await,
+            Code::FailedPrecondition
+        )),
+        "ARCHIVED"
+    );
+    let late_feedback = results
+        .record_result_feedback(pb::RecordResultFeedbackRequest {
+            name: report.name.clone(),
+            adoption: pb::Adoption::Partly as i32,
+            actions: "改为部分采纳".into(),
+        })
+        .await;
+    assert_eq!(
+        precondition(&assert_code(late_feedback, Code::FailedPrecondition)),
+        "ARCHIVED"
+    );
+
+    // Collected in 《建言资政》, numbered per year without gaps.
+    for n in 1..=2 {
+        let issue = results
+            .create_publication(pb::CreatePublicationRequest {
+                parent: SUIXIAN.into(),
+                publication: Some(pb::Publication {
+                    year: 2023,
+                    title: format!("建言资政第{n}期"),
+                    results: vec![report.name.clone()],
+                    issue_date: day(2023, 6, n),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .publication
+            .unwrap();
+        assert_eq!(issue.number, n);
+        assert_eq!(issue.name, format!("{SUIXIAN}/publications/2023-{n}"));
+    }
+    let wrong_year = results
+        .create_publication(pb::CreatePublicationRequest {
+            parent: SUIXIAN.into(),
+            publication: Some(pb::Publication {
+                year: 2023,
+                title: "建言资政".into(),
+                results: vec![report.name.clone()],
+                issue_date: day(2024, 1, 5),
+                ..Default::default()
+            }),
+        })
+        .await;
+    assert_eq!(
+        fields(&assert_code(wrong_year, Code::InvalidArgument)),
+        ["publication.issue_date"]
+    );
+
+    // The plan's topic is carried out; the year's figures.
+    let progress = suite
+        .plans(&staff())
+        .get_plan_progress(pb::GetPlanProgressRequest {
+            parent: format!("{SUIXIAN}/consultationPlans/2023"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(progress.completion, 1.0);
+    let stats = suite
+        .results(&staff())
+        .get_consultation_statistics(pb::GetConsultationStatisticsRequest {
+            committee: SUIXIAN.into(),
+            year: 2023,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.member_participations, 3);
+    assert_eq!(stats.participations, 3 + 6 + 20);
+    assert_eq!(
+        (stats.opinions, stats.problems, stats.problems_solved),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        (stats.reports, stats.results_adopted, stats.instructions),
+        (1, 1, 1)
+    );
+    assert_eq!((stats.platforms, stats.platforms_compliant), (1, 1));
+    assert_eq!(stats.plan_completion, 1.0);
+    assert_eq!(stats.publications, 2);
+
+    // Every participant has a 调研视察 entry for it in their duty record.
+    for member in &members {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let records = suite
+                .duty()
+                .list_duty_records(mpb::ListDutyRecordsRequest {
+                    parent: member.clone(),
+                    filter: "source_service = \"consultations\"".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .duty_records;
+            if let [record] = records.as_slice() {
+                assert_eq!(record.kind, DutyKind::ResearchInspection as i32);
+                assert_eq!(record.source, name);
+                assert_eq!(record.date, day(2023, 5, 10));
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{member}: {records:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_participants_and_platforms_are_refused_and_change_nothing() {
+    let (suite, members) = Suite::seeded(2).await;
+    let mut activities = suite.activities(&staff());
+    let activity = |platform: &str, participants: Vec<String>| pb::CreateActivityRequest {
+        parent: SUIXIAN.into(),
+        activity: Some(pb::Activity {
+            kind: pb::ActivityKind::Frontline as i32,
+            format: pb::ActivityFormat::VillageEveningTalk as i32,
+            topic: "美丽乡村建设".into(),
+            platform: platform.into(),
+            date: day(2023, 7, 2),
+            ..Default::default()
+        }),
+        participants,
+        request_id: String::new(),
+    };
+    let foreign = activities
+        .create_activity(activity(
+            "committees/zengdu/platforms/0190a5e4-0000-7000-8000-000000000000",
+            vec![],
+        ))
+        .await;
+    assert_eq!(
+        fields(&assert_code(foreign, Code::InvalidArgument)),
+        ["activity.platform"]
+    );
+    let stranger = activities
+        .create_activity(activity(
+            "",
+            vec![format!(
+                "{SUIXIAN}/members/0190a5e4-0000-7000-8000-000000000000"
+            )],
+        ))
+        .await;
+    assert_eq!(
+        fields(&assert_code(stranger, Code::InvalidArgument)),
+        ["participants[0]"]
+    );
+    suite
+        .registry()
+        .change_member_status(mpb::ChangeMemberStatusRequest {
+            name: members[1].clone(),
+            status: mpb::MemberStatus::Resigned as i32,
+            reason: "辞去委员".into(),
+            effective_date: None,
+            etag: String::new(),
+        })
+        .await
+        .unwrap();
+    let resigned = activities
+        .create_activity(activity("", vec![members[1].clone()]))
+        .await;
+    assert_eq!(
+        precondition(&assert_code(resigned, Code::FailedPrecondition)),
+        "MEMBER_NOT_IN_OFFICE"
+    );
+    let none = activities
+        .list_activities(pb::ListActivitiesRequest {
+            parent: SUIXIAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(none.total_size, 0, "nothing was written");
+    // A member may read but not record.
+    let member = cppcc_tests::token(Role::Member, "suixian");
+    let denied = suite
+        .activities(&member)
+        .create_activity(activity("", vec![]))
+        .await;
+    assert_code(denied, Code::PermissionDenied);
+}
