@@ -152,10 +152,18 @@ impl Members {
     }
 }
 
+/// The members service's refusal as this service's error: down or slow is
+/// worth a retry; anything else is this service's fault, not the caller's.
 fn unavailable(s: tonic::Status) -> ServiceError {
     tracing::warn!(code = ?s.code(), message = s.message(), "the members service failed");
+    if !matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted
+    ) {
+        return ServiceError::internal(format!("the members service refused: {s}"));
+    }
     ServiceError::unavailable(format!(
-        "the members service, which checks proposers, cannot be reached ({}); retry",
+        "the members service, which says who is a member, cannot be reached ({}); retry",
         s.code()
     ))
 }

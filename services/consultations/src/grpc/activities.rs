@@ -318,6 +318,13 @@ impl pb::activity_service_server::ActivityService for Api {
         };
         errors.finish()?;
         let day = day.expect("checked");
+        if req.participants.len() > 1000 {
+            return Err(ServiceError::invalid(
+                "participants",
+                "at most 1000 members; add more with AddParticipants",
+            )
+            .into());
+        }
         let actor = self
             .caller(
                 &request,
@@ -580,6 +587,82 @@ impl pb::activity_service_server::ActivityService for Api {
         }))
     }
 
+    async fn remove_participants(
+        &self,
+        request: Request<pb::RemoveParticipantsRequest>,
+    ) -> Result<Response<pb::RemoveParticipantsResponse>, Status> {
+        let req = request.get_ref();
+        let id = ChildName::parse_field("name", &req.name, "activities")?;
+        let reason = line(&req.reason, 2, 500).map_err(|e| ServiceError::invalid("reason", e))?;
+        let mut errors = Violations::default();
+        errors.check(
+            req.members.is_empty() || req.members.len() > 1000,
+            "members",
+            "give 1 to 1000 members",
+        );
+        let mut ids = Vec::new();
+        for (i, m) in req.members.iter().enumerate() {
+            match ChildName::parse(m, "members") {
+                Some(c) if c.committee == id.committee => ids.push(c.id),
+                _ => errors.add(
+                    format!("members[{i}]"),
+                    format!("not a member of committees/{}", id.committee),
+                ),
+            }
+        }
+        errors.finish()?;
+        let actor = self
+            .caller(
+                &request,
+                RECORDERS,
+                "record activities",
+                &id.committee,
+                &req.name,
+            )
+            .await?;
+        let mut change = self.db.change(&actor).await?;
+        let before = self.lock(&mut change, &req.name, &id).await?;
+        steps::open(before.row.step as u8)
+            .map_err(|e| step_refused(e, before.row.step, &req.name))?;
+        for (i, m) in ids.iter().enumerate() {
+            if !before.participants.iter().any(|(p, _)| p == m) {
+                return Err(ServiceError::invalid(
+                    format!("members[{i}]"),
+                    format!("{} is not taking part", req.members[i]),
+                )
+                .into());
+            }
+        }
+        let removed = store::remove_participants(change.conn(), id.id, &ids)
+            .await
+            .map_err(classify_db_error)?;
+        store::touch(change.conn(), id.id)
+            .await
+            .map_err(classify_db_error)?;
+        let after = self.changed(&mut change, Some(&before), &id).await?;
+        // A credit already given is taken back.
+        if before.row.step >= i16::from(MEETING) && !removed.is_empty() {
+            let kind = pb::ActivityKind::try_from(i32::from(before.row.kind)).unwrap_or_default();
+            change.publish(
+                &id.committee,
+                &req.name,
+                &events::DutyWithdrawn {
+                    members: removed
+                        .iter()
+                        .map(|m| ChildName::format(&id.committee, "members", *m))
+                        .collect(),
+                    kind: duty_of(kind) as i32,
+                    source: req.name.clone(),
+                    reason,
+                },
+            );
+        }
+        change.commit().await?;
+        Ok(Response::new(pb::RemoveParticipantsResponse {
+            activity: Some(after.message),
+        }))
+    }
+
     async fn take_activity_step(
         &self,
         request: Request<pb::TakeActivityStepRequest>,
@@ -633,7 +716,7 @@ impl pb::activity_service_server::ActivityService for Api {
             )
             .into());
         }
-        if to == 7
+        if to >= 7
             && let Some(r) = results.iter().find(|r| r.feedback_time.is_none())
         {
             return Err(blocked(
@@ -645,13 +728,33 @@ impl pb::activity_service_server::ActivityService for Api {
             )
             .into());
         }
+        if to == steps::ARCHIVED {
+            let open = store::open_problems(change.conn(), id.id)
+                .await
+                .map_err(classify_db_error)?;
+            if open > 0 {
+                return Err(blocked(
+                    "OPEN_PROBLEMS",
+                    format!("{open} problems raised at it are not solved yet: archiving would freeze them"),
+                )
+                .into());
+            }
+        }
+        let held = parse_date("meeting_date", req.meeting_date.as_ref())?;
+        if held.is_some() && to != MEETING {
+            return Err(ServiceError::invalid(
+                "meeting_date",
+                "only step 4 (the meeting) takes a meeting date",
+            )
+            .into());
+        }
         let (results_due, meeting_day) = if to == MEETING {
-            if before.row.day > today() {
+            let held = held.unwrap_or(before.row.day);
+            if held > today() {
                 return Err(blocked(
                     "NOT_YET",
                     format!(
-                        "the meeting is set for {}; it cannot be held before",
-                        before.row.day
+                        "the meeting is on {held}; it cannot be recorded as held before that day"
                     ),
                 )
                 .into());
@@ -664,10 +767,7 @@ impl pb::activity_service_server::ActivityService for Api {
             } else {
                 result_days
             };
-            (
-                Some(before.row.day + time::Duration::days(days.into())),
-                Some(before.row.day),
-            )
+            (Some(held + time::Duration::days(days.into())), Some(held))
         } else {
             (None, None)
         };

@@ -16,14 +16,14 @@ use cppcc_kit::db::Database;
 use cppcc_kit::members::Members;
 use cppcc_proto::common::v1 as common;
 
-/// Everyone who may read: every role but the security admin.
+/// Everyone who may read: every role but the security admin and handling
+/// units (which see only the proposals assigned to them).
 const READERS: &[Role] = &[
     Role::Admin,
     Role::ProposalOffice,
     Role::InfoCentre,
     Role::Staff,
     Role::Member,
-    Role::HandlingUnit,
     Role::Leader,
     Role::UpperCommittee,
     Role::Auditor,

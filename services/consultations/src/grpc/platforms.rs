@@ -314,9 +314,19 @@ impl pb::platform_service_server::PlatformService for Api {
         let mut errors = Violations::default();
         apply(&mut errors, input, &fields, &mut row);
         errors.finish()?;
-        store::update(change.conn(), &row)
-            .await
-            .map_err(classify_db_error)?;
+        if let Err(e) = store::update(change.conn(), &row).await {
+            if constraint_violated(&e, "platform_committee_id_display_name_key") {
+                return Err(ServiceError::already_exists(
+                    &input.name,
+                    format!(
+                        "committees/{} already has a platform named {}",
+                        id.committee, row.display_name
+                    ),
+                )
+                .into());
+            }
+            return Err(classify_db_error(e).into());
+        }
         let after = store::get(change.conn(), &id.committee, id.id, false)
             .await
             .map_err(classify_db_error)?

@@ -232,6 +232,21 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             .into());
         }
         steps::open(a.row.step as u8).map_err(|e| blocked("ARCHIVED", e.to_string()))?;
+        if a.row.step >= 7 {
+            return Err(blocked(
+                "FED_BACK",
+                format!(
+                    "{} has fed its results back (step 7): a new result would miss the loop",
+                    input.activity
+                ),
+            )
+            .into());
+        }
+        if send_day > today() {
+            return Err(
+                ServiceError::invalid("result.send_date", "must not be in the future").into(),
+            );
+        }
         if Some(send_day) < a.row.meeting_day {
             return Err(ServiceError::invalid(
                 "result.send_date",
@@ -481,16 +496,50 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             )
             .await?;
         let mut change = self.db.change(&actor).await?;
+        let fp = fingerprint(req, &actor, |r| r.request_id.clear());
+        let claimed = format!("committees/{committee}/publications/{year}");
+        if let Claim::Replay(_) = change
+            .claim_request_id("request_id", &req.request_id, &fp, &claimed)
+            .await?
+        {
+            // The first call's issue: the one its results went into.
+            let row = store::publications(change.conn(), &committee, year, None)
+                .await
+                .map_err(classify_db_error)?
+                .into_iter()
+                .find(|p| ids.iter().all(|r| p.results.contains(r)))
+                .ok_or_else(|| ServiceError::internal("a replayed issue is gone"))?;
+            change.commit().await?;
+            return Ok(Response::new(pb::CreatePublicationResponse {
+                publication: Some(publication(&committee, &row)),
+            }));
+        }
         let found = store::list(change.conn(), &committee, Some(&ids), None, None, true)
             .await
             .map_err(classify_db_error)?;
         for (i, id) in ids.iter().enumerate() {
-            if !found.iter().any(|r| r.id == *id) {
-                return Err(ServiceError::invalid(
-                    format!("publication.results[{i}]"),
-                    format!("{} does not exist", input.results[i]),
-                )
-                .into());
+            match found.iter().find(|r| r.id == *id) {
+                None => {
+                    return Err(ServiceError::invalid(
+                        format!("publication.results[{i}]"),
+                        format!("{} does not exist", input.results[i]),
+                    )
+                    .into());
+                }
+                Some(r) if r.publication_no.is_some() => {
+                    return Err(ServiceError::failed_precondition(
+                        "PUBLISHED",
+                        &input.results[i],
+                        format!(
+                            "{} is already in 《建言资政》 {}-{}",
+                            input.results[i],
+                            r.publication_year.unwrap_or_default(),
+                            r.publication_no.unwrap_or_default()
+                        ),
+                    )
+                    .into());
+                }
+                Some(_) => {}
             }
         }
         let number = store::publish(

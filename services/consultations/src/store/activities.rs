@@ -99,7 +99,8 @@ pub async fn step(
     .await?;
     sqlx::query!(
         "UPDATE consultations.activity SET step = $2, results_due = coalesce($3, results_due),
-                meeting_day = coalesce($4, meeting_day), update_time = now(), revision = revision + 1
+                meeting_day = coalesce($4, meeting_day), day = coalesce($4, day),
+                update_time = now(), revision = revision + 1
          WHERE id = $1",
         id,
         number,
@@ -155,6 +156,31 @@ pub async fn participants(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<Participa
         ids
     )
     .fetch_all(conn)
+    .await
+}
+
+/// Takes participants off; the ids taken off.
+pub async fn remove_participants(
+    conn: &mut Conn,
+    activity: Uuid,
+    members: &[Uuid],
+) -> Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
+        "DELETE FROM consultations.participant WHERE activity_id = $1 AND member_id = ANY($2) RETURNING member_id",
+        activity,
+        members
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Problems of an activity not yet solved.
+pub async fn open_problems(conn: &mut Conn, activity: Uuid) -> Result<i64> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM consultations.problem WHERE activity_id = $1 AND status <> 3"#,
+        activity
+    )
+    .fetch_one(conn)
     .await
 }
 
@@ -320,17 +346,20 @@ pub async fn move_problem(conn: &mut Conn, id: Uuid, status: i16, resolution: &s
     Ok(())
 }
 
-/// Activities whose meeting was held and whose results are past due and
-/// not submitted, as of `as_of`.
+/// Activities whose meeting was held and whose results were past due and
+/// not yet submitted on `as_of` (judged by when step 5 was taken, so a
+/// past day shows what was overdue then).
 pub async fn overdue(
     conn: &mut Conn,
     committee: &str,
     as_of: Date,
 ) -> Result<Vec<(Uuid, String, i16, Date)>> {
     let rows = sqlx::query!(
-        r#"SELECT id, topic, kind, results_due AS "due!" FROM consultations.activity
-           WHERE committee_id = $1 AND step = 4 AND results_due < $2
-           ORDER BY results_due, id"#,
+        r#"SELECT a.id, a.topic, a.kind, a.results_due AS "due!" FROM consultations.activity a
+           WHERE a.committee_id = $1 AND a.results_due < $2
+             AND NOT EXISTS (SELECT 1 FROM consultations.activity_step s WHERE s.activity_id = a.id AND s.number = 5
+                             AND (s.time AT TIME ZONE 'Asia/Shanghai')::date <= $2)
+           ORDER BY a.results_due, a.id"#,
         committee,
         as_of
     )

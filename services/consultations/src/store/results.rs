@@ -130,7 +130,8 @@ pub async fn publish(
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query!(
-        "UPDATE consultations.result SET publication_year = $2, publication_no = $3 WHERE committee_id = $1 AND id = ANY($4)",
+        "UPDATE consultations.result SET publication_year = $2, publication_no = $3
+         WHERE committee_id = $1 AND id = ANY($4) AND publication_no IS NULL",
         committee,
         year,
         number,
@@ -197,10 +198,10 @@ pub struct Figures {
 pub async fn figures(conn: &mut Conn, committee: &str, year: i32) -> Result<Figures> {
     let counts = sqlx::query!(
         r#"SELECT 'kind' AS "what!", kind AS "n!", count(*) AS "count!" FROM consultations.activity
-             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int GROUP BY kind
+             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int AND step >= 4 GROUP BY kind
            UNION ALL
            SELECT 'format', format, count(*) FROM consultations.activity
-             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int GROUP BY format
+             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int AND step >= 4 GROUP BY format
            UNION ALL
            SELECT 'members', a.kind, count(*) FROM consultations.participant p
              JOIN consultations.activity a ON a.id = p.activity_id

@@ -11,8 +11,7 @@ async fn step(suite: &Suite, name: &str, n: i32) -> Result<pb::Activity, tonic::
             name: name.into(),
             step: n,
             documents: vec![format!("第{n}步材料.docx")],
-            note: String::new(),
-            etag: String::new(),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner().activity.unwrap())
@@ -119,6 +118,18 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         .await
         .unwrap();
 
+    // One recorded by mistake is taken off: the credit is withdrawn.
+    suite
+        .activities(&staff())
+        .remove_participants(pb::RemoveParticipantsRequest {
+            name: name.clone(),
+            members: vec![members[2].clone()],
+            reason: "误录".into(),
+        })
+        .await
+        .unwrap();
+    let (credited, withdrawn) = (&members[..2], &members[2]);
+
     // Opinions and problems, one solved.
     activities
         .add_opinion(pb::AddOpinionRequest {
@@ -195,8 +206,13 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         .unwrap();
     step(&suite, &name, 5).await.unwrap();
     assert!(
-        overdue(&suite, day(2023, 6, 1)).await.is_empty(),
+        overdue(&suite, None).await.is_empty(),
         "the report went out"
+    );
+    assert_eq!(
+        overdue(&suite, day(2023, 6, 1)).await,
+        vec![name.clone()],
+        "judged on an earlier day, it was overdue then"
     );
     suite
         .results(&leader())
@@ -274,27 +290,36 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         "ARCHIVED"
     );
 
-    // Collected in 《建言资政》, numbered per year without gaps.
-    for n in 1..=2 {
-        let issue = results
-            .create_publication(pb::CreatePublicationRequest {
-                parent: SUIXIAN.into(),
-                publication: Some(pb::Publication {
-                    year: 2023,
-                    title: format!("建言资政第{n}期"),
-                    results: vec![report.name.clone()],
-                    issue_date: day(2023, 6, n),
-                    ..Default::default()
-                }),
-            })
+    // Collected in 《建言资政》, numbered per year; a retry numbers nothing
+    // new, and a result goes into one issue only.
+    let issue = |title: &str, request_id: &str| pb::CreatePublicationRequest {
+        parent: SUIXIAN.into(),
+        publication: Some(pb::Publication {
+            year: 2023,
+            title: title.into(),
+            results: vec![report.name.clone()],
+            issue_date: day(2023, 6, 1),
+            ..Default::default()
+        }),
+        request_id: request_id.into(),
+    };
+    let retry = "0190a5e4-0000-7000-8000-00000000a001";
+    for _ in 0..2 {
+        let first = results
+            .create_publication(issue("建言资政第1期", retry))
             .await
             .unwrap()
             .into_inner()
             .publication
             .unwrap();
-        assert_eq!(issue.number, n);
-        assert_eq!(issue.name, format!("{SUIXIAN}/publications/2023-{n}"));
+        assert_eq!(first.number, 1);
+        assert_eq!(first.name, format!("{SUIXIAN}/publications/2023-1"));
     }
+    let again = results.create_publication(issue("建言资政第2期", "")).await;
+    assert_eq!(
+        precondition(&assert_code(again, Code::FailedPrecondition)),
+        "PUBLISHED"
+    );
     let wrong_year = results
         .create_publication(pb::CreatePublicationRequest {
             parent: SUIXIAN.into(),
@@ -305,6 +330,7 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
                 issue_date: day(2024, 1, 5),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await;
     assert_eq!(
@@ -331,8 +357,8 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(stats.member_participations, 3);
-    assert_eq!(stats.participations, 3 + 6 + 20);
+    assert_eq!(stats.member_participations, 2);
+    assert_eq!(stats.participations, 2 + 6 + 20);
     assert_eq!(
         (stats.opinions, stats.problems, stats.problems_solved),
         (1, 1, 1)
@@ -343,10 +369,10 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
     );
     assert_eq!((stats.platforms, stats.platforms_compliant), (1, 1));
     assert_eq!(stats.plan_completion, 1.0);
-    assert_eq!(stats.publications, 2);
+    assert_eq!(stats.publications, 1);
 
     // Every participant has a 调研视察 entry for it in their duty record.
-    for member in &members {
+    for member in credited {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let records = suite
@@ -372,6 +398,30 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+    // The one taken off: credited, then the credit reversed.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let records = suite
+            .duty()
+            .list_duty_records(mpb::ListDutyRecordsRequest {
+                parent: withdrawn.clone(),
+                filter: "source_service = \"consultations\"".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .duty_records;
+        if records.len() == 2 {
+            assert!(
+                records.iter().any(|r| !r.reverses.is_empty()),
+                "{records:?}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{records:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
