@@ -33,6 +33,13 @@ pub struct UpArgs {
     /// Where the proposals service listens.
     #[arg(long, env = "CPPCC_PROPOSALS_ADDR", default_value = "127.0.0.1:50063")]
     proposals_addr: SocketAddr,
+    /// Where the consultations service listens.
+    #[arg(
+        long,
+        env = "CPPCC_CONSULTATIONS_ADDR",
+        default_value = "127.0.0.1:50065"
+    )]
+    consultations_addr: SocketAddr,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -107,6 +114,11 @@ fn ports(args: &UpArgs) -> Vec<Port> {
             flag: "--proposals-addr / CPPCC_PROPOSALS_ADDR",
             addr: args.proposals_addr,
         },
+        Port {
+            name: "consultations",
+            flag: "--consultations-addr / CPPCC_CONSULTATIONS_ADDR",
+            addr: args.consultations_addr,
+        },
     ]
 }
 
@@ -133,10 +145,15 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         auth: env.auth(),
         pii: env.pii(),
         // Duty records follow the services whose events credit members.
-        intake: env.intake(vec![cppcc_members::intake::Producer {
-            name: "proposals".into(),
-            uri: uri("proposals"),
-        }]),
+        intake: env.intake(
+            ["proposals", "consultations"]
+                .into_iter()
+                .map(|name| cppcc_members::intake::Producer {
+                    name: name.into(),
+                    uri: uri(name),
+                })
+                .collect(),
+        ),
         server: env.server(),
         telemetry: args.telemetry.clone(),
     };
@@ -150,6 +167,16 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         server: env.server(),
         telemetry: args.telemetry.clone(),
     };
+    let consultations = cppcc_consultations::Config {
+        addr: args.consultations_addr,
+        members_uri: uri("members"),
+        service_key: SecretString::from(env.keys.jwt_private.clone()),
+        service_key_id: None,
+        database: env.access.args("consultations"),
+        auth: env.auth(),
+        server: env.server(),
+        telemetry: args.telemetry.clone(),
+    };
     vec![
         Service {
             name: "members",
@@ -158,6 +185,10 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         Service {
             name: "proposals",
             build: Box::pin(async move { cppcc_proposals::server(&proposals).await }),
+        },
+        Service {
+            name: "consultations",
+            build: Box::pin(async move { cppcc_consultations::server(&consultations).await }),
         },
     ]
 }
@@ -200,34 +231,54 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             server.serve(listener, async move { stopped(&mut stop).await }),
         ));
     }
-    let members = addresses
-        .iter()
-        .find(|(name, _)| *name == "members")
-        .map(|(_, addr)| *addr)
-        .expect("the members service is part of the suite");
+    let address = |service: &str| {
+        addresses
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, addr)| *addr)
+            .expect("every service is part of the suite")
+    };
+    let (members, proposals) = (address("members"), address("proposals"));
 
     println!("cppcc is up; data in {}", data.root().display());
     for (name, addr) in &addresses {
         println!("  {name:<12} {addr}");
     }
     if args.demo {
-        let loaded = demo::load(&format!("http://{members}"), &env.keys.issuer()?)
-            .await
-            .context("loading the demo committee")?;
-        if loaded {
-            println!(
-                "demo: 随县政协 (committees/suixian) loaded: {} members, their organisation and two years of duty records",
+        let loaded = demo::load(
+            &format!("http://{members}"),
+            &format!("http://{proposals}"),
+            &env.keys.issuer()?,
+        )
+        .await
+        .context("loading the demo committee")?;
+        match loaded {
+            demo::Loaded::Already => {
+                println!("demo: 随县政协 (committees/suixian) already loaded");
+            }
+            demo::Loaded::Now {
+                members: true,
+                proposals,
+            } => println!(
+                "demo: 随县政协 (committees/suixian) loaded: {} members, their organisation and two years of duty records; {proposals}",
                 demo::MEMBERS
-            );
-        } else {
-            println!("demo: 随县政协 (committees/suixian) already loaded");
+            ),
+            demo::Loaded::Now {
+                members: false,
+                proposals,
+            } => println!(
+                "demo: 随县政协 (committees/suixian) loaded: {proposals} (its members were there already)"
+            ),
         }
     }
     println!(
         "\ntry it:\n  TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian --data-dir {data})\n  \
          buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"parent\": \"committees/suixian\", \"page_size\": 5}}' \\\n    \
-         http://{members}/cppcc.members.v1.MemberService/ListMembers\n\nCtrl-C stops everything.",
+         http://{members}/cppcc.members.v1.MemberService/ListMembers\n  \
+         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
+         -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
+         http://{proposals}/cppcc.proposals.v1.ProposalAssessmentService/GetProposalStatistics\n\nCtrl-C stops everything.",
         data = data.root().display()
     );
 
@@ -263,6 +314,14 @@ pub async fn migrate(data_dir: &Path) -> anyhow::Result<()> {
     .await
     .map_err(anyhow::Error::from_boxed)?;
     println!("migrated: proposals");
+    cppcc_kit::db::Database::connect(
+        cppcc_consultations::SCHEMA,
+        &access.args("consultations"),
+        &cppcc_consultations::MIGRATIONS,
+    )
+    .await
+    .map_err(anyhow::Error::from_boxed)?;
+    println!("migrated: consultations");
     if let Some(pg) = postgres {
         tokio::task::spawn_blocking(move || pg.stop()).await?;
     }

@@ -1,26 +1,31 @@
 //! `cppcc up --demo`, as the README tells a newcomer to run it: the suite
 //! comes up with its own PostgreSQL, the demo committee is there with the
-//! seed's figures, Ctrl-C stops it, and a second start keeps the data
-//! without loading the demo twice.
+//! seed's figures and a year of proposals, Ctrl-C stops it, and a second
+//! start keeps the data without loading the demo twice.
 
+use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
+use cppcc_cli::demo;
 use cppcc_kit::client::Bearer;
 use cppcc_proto::common::v1::DutyKind;
 use cppcc_proto::members::v1 as pb;
+use cppcc_proto::proposals::v1 as ppb;
 use pb::activity_group_service_client::ActivityGroupServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
 use pb::liaison_network_service_client::LiaisonNetworkServiceClient;
 use pb::member_service_client::MemberServiceClient;
 use pb::studio_service_client::StudioServiceClient;
+use ppb::proposal_assessment_service_client::ProposalAssessmentServiceClient;
 
 struct Up {
     child: Child,
     members: String,
+    proposals: String,
     demo: String,
 }
 
@@ -30,6 +35,10 @@ async fn up(data_dir: &std::path::Path) -> Up {
             "up",
             "--demo",
             "--members-addr",
+            "127.0.0.1:0",
+            "--proposals-addr",
+            "127.0.0.1:0",
+            "--consultations-addr",
             "127.0.0.1:0",
             "--data-dir",
         ])
@@ -42,7 +51,7 @@ async fn up(data_dir: &std::path::Path) -> Up {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut members, mut demo) = (String::new(), String::new());
+    let (mut members, mut proposals, mut demo) = (String::new(), String::new(), String::new());
     while demo.is_empty() {
         let line = tokio::time::timeout(Duration::from_secs(180), lines.next_line())
             .await
@@ -52,6 +61,9 @@ async fn up(data_dir: &std::path::Path) -> Up {
         if let Some(addr) = line.trim().strip_prefix("members") {
             members = addr.trim().to_owned();
         }
+        if let Some(addr) = line.trim().strip_prefix("proposals") {
+            proposals = addr.trim().to_owned();
+        }
         if line.starts_with("demo:") {
             demo = line;
         }
@@ -60,6 +72,7 @@ async fn up(data_dir: &std::path::Path) -> Up {
     Up {
         child,
         members,
+        proposals,
         demo,
     }
 }
@@ -132,6 +145,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     assert!(special.iter().all(|s| !s.chair.is_empty()));
     assert!(special.iter().any(|s| s.display_name == "农业和农村委员会"));
     organisation_and_duty_figures(&first.members, &token(&data_dir)).await;
+    let proposals = proposal_figures(&first.proposals, &token(&data_dir)).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -140,6 +154,11 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     let mut members =
         MemberServiceClient::with_interceptor(channel, Bearer::new(&token(&data_dir)));
     assert_eq!(count(&mut members, "").await, 338);
+    assert_eq!(
+        proposal_figures(&second.proposals, &token(&data_dir)).await,
+        proposals,
+        "the second start changed no proposal"
+    );
     stop(second).await;
     let _ = std::fs::remove_dir_all(&data_dir);
 }
@@ -328,4 +347,145 @@ async fn organisation_and_duty_figures(members_addr: &str, token: &str) {
             assert!(line.duty_records.iter().all(|r| r.starts_with(&one.member)));
         }
     }
+}
+
+/// The proposals of 2023 as the office reads them: the year's and the
+/// term's figures, and the units ranked out of 100, each score broken
+/// down to its items.
+async fn proposal_figures(
+    proposals_addr: &str,
+    token: &str,
+) -> (
+    ppb::GetProposalStatisticsResponse,
+    ppb::ListUnitAssessmentsResponse,
+) {
+    let channel = cppcc_kit::client::channel(&format!("http://{proposals_addr}")).unwrap();
+    let mut a = ProposalAssessmentServiceClient::with_interceptor(channel, Bearer::new(token));
+    let stats = a
+        .get_proposal_statistics(ppb::GetProposalStatisticsRequest {
+            committee: "committees/suixian".into(),
+            year: 2023,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (year, term) = (stats.year.clone().unwrap(), stats.term.clone().unwrap());
+    // Drafts and withdrawn proposals are not counted as submitted.
+    assert_eq!(
+        year.submitted as usize,
+        demo::PROPOSALS_2023 - demo::DRAFTS_2023 - demo::WITHDRAWN_2023
+    );
+    // Every state from submitted to closed, each as often as planned.
+    let by_state: BTreeMap<String, usize> = year
+        .by_state
+        .iter()
+        .map(|c| (c.label.clone(), c.count as usize))
+        .collect();
+    let planned: BTreeMap<String, usize> = demo::planned_states_2023()
+        .into_iter()
+        .map(|(state, n)| (state.as_str_name().to_owned(), n))
+        .collect();
+    assert_eq!(by_state, planned);
+    assert_eq!(by_state.len(), 8, "{by_state:?}");
+    let filed: usize = [
+        ppb::ProposalState::Filed,
+        ppb::ProposalState::Assigned,
+        ppb::ProposalState::Replied,
+        ppb::ProposalState::Rated,
+        ppb::ProposalState::Closed,
+    ]
+    .iter()
+    .map(|s| by_state[s.as_str_name()])
+    .sum();
+    assert_eq!(year.filed as usize, filed);
+    assert!(
+        year.filing_rate > 0.8 && year.filing_rate < 1.0,
+        "{}",
+        year.filing_rate
+    );
+    assert_eq!(year.by_category.len(), 6, "every category");
+    assert_eq!(year.by_kind.len(), 5, "every kind");
+    let results: Vec<&str> = year.by_result.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(results, ["A", "B", "C"]);
+    // Most units talked with the proposers first; most answers solved or planned.
+    assert!(
+        year.contact_rate > 0.5 && year.contact_rate < 1.0,
+        "{}",
+        year.contact_rate
+    );
+    assert!(year.favourable_share > 0.5 && year.favourable_share < 1.0);
+    assert!(year.satisfaction_rate > 0.9);
+    assert_eq!(
+        [
+            year.key_proposals,
+            year.instructions,
+            year.look_backs,
+            year.excellent
+        ],
+        [
+            demo::KEY_PROPOSALS,
+            demo::INSTRUCTIONS,
+            demo::LOOK_BACKS,
+            demo::EXCELLENT
+        ]
+        .map(|n| n as i32)
+    );
+    assert!(year.key_proposals_closed > 0 && year.key_proposals_closed < year.key_proposals);
+    assert_eq!(
+        year.by_unit.len(),
+        demo::UNITS.len(),
+        "every unit handles some"
+    );
+    assert!(year.distinct_proposers > 100, "{}", year.distinct_proposers);
+    // 四届政协以来: 2022's proposals too, every one of them submitted.
+    assert_eq!(term.submitted, year.submitted + demo::PROPOSALS_2022 as i32);
+    assert!(term.distinct_proposers > year.distinct_proposers);
+
+    // The units ranked, best first; every total is its items' sum.
+    let ranking = a
+        .list_unit_assessments(ppb::ListUnitAssessmentsRequest {
+            parent: "committees/suixian".into(),
+            year: 2023,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let units = &ranking.assessments;
+    assert_eq!(units.len(), demo::UNITS.len());
+    assert_eq!(units[0].rank, 1);
+    for (i, u) in units.iter().enumerate() {
+        assert!(u.proposal_count > 0, "{}", u.unit_display_name);
+        assert_eq!(u.items.iter().map(|i| i.points).sum::<i32>(), 100);
+        let sum: f64 = u.items.iter().map(|i| i.score).sum();
+        assert!(
+            (u.total - sum).abs() < 0.01,
+            "{}: {} ≠ {sum}",
+            u.unit_display_name,
+            u.total
+        );
+        assert!(
+            u.items
+                .iter()
+                .all(|i| (0.0..=f64::from(i.points)).contains(&i.score)),
+            "{u:?}"
+        );
+        // Members evaluated every unit; assessors scored it.
+        for code in ["evaluation", "quality"] {
+            assert!(
+                u.items.iter().any(|i| i.code == code && i.score > 0.0),
+                "{u:?}"
+            );
+        }
+        if i > 0 {
+            assert!(units[i - 1].total >= u.total && units[i - 1].rank <= u.rank);
+        }
+    }
+    let totals: std::collections::HashSet<String> =
+        units.iter().map(|u| format!("{:.2}", u.total)).collect();
+    assert!(
+        totals.len() > demo::UNITS.len() / 2,
+        "units differ: {totals:?}"
+    );
+    assert!(units[0].total - units[units.len() - 1].total > 5.0);
+    (stats, ranking)
 }

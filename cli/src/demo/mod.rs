@@ -6,11 +6,18 @@
 //! Everything is loaded through the services' own RPCs, with request ids
 //! derived from the data, so loading twice changes nothing: the registry
 //! here, the organisation (activity groups and conveners, studios,
-//! liaison stations, informants) in `organisation`, and two years of duty
-//! records in `ledger`.
+//! liaison stations, informants) in `organisation`, two years of duty
+//! records in `ledger`, and the proposals, their handling units and the
+//! units' assessment in `proposals`.
 
 mod ledger;
 mod organisation;
+mod proposals;
+
+pub use proposals::{
+    DRAFTS_2023, EXCELLENT, INSTRUCTIONS, KEY_PROPOSALS, LOOK_BACKS, PROPOSALS_2022,
+    PROPOSALS_2023, Summary as ProposalsLoaded, UNITS, WITHDRAWN_2023, planned_states_2023,
+};
 
 use std::time::Duration;
 
@@ -372,17 +379,47 @@ pub(crate) struct Roll {
     pub members: Vec<(DemoMember, pb::Member)>,
 }
 
-/// Loads the demo committee through the members service at `members_uri`.
-/// Returns `false` when it was there already.
-pub async fn load(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<bool> {
+/// What a load did.
+#[derive(Clone, Debug)]
+pub enum Loaded {
+    /// Everything was there already.
+    Already,
+    /// Loaded now: the members, their organisation and duty records too
+    /// (`members`), or only the proposals (the members were there).
+    Now {
+        members: bool,
+        proposals: ProposalsLoaded,
+    },
+}
+
+/// Loads the demo committee through the members service at `members_uri`
+/// and the proposals service at `proposals_uri`, or what of it is missing.
+pub async fn load(
+    members_uri: &str,
+    proposals_uri: &str,
+    issuer: &TokenIssuer,
+) -> anyhow::Result<Loaded> {
     let callers = Callers::new(members_uri, issuer)?;
-    if ledger::loaded(&callers).await {
-        return Ok(false);
+    let desk = proposals::Desk::new(proposals_uri, issuer)?;
+    let members = !ledger::loaded(&callers).await;
+    if !members && proposals::loaded(&desk).await? {
+        return Ok(Loaded::Already);
     }
-    let roll = registry(&callers).await?;
-    organisation::load(&callers, &roll).await?;
-    ledger::load(&callers, &roll).await?;
-    Ok(true)
+    let roll = if members {
+        registry(&callers).await?
+    } else {
+        registered(&callers).await?
+    };
+    // The proposals need only the roll: they load alongside the rest.
+    let organised = async {
+        if members {
+            organisation::load(&callers, &roll).await?;
+            ledger::load(&callers, &roll).await?;
+        }
+        anyhow::Ok(())
+    };
+    let ((), proposals) = tokio::try_join!(organised, proposals::load(&desk, &roll))?;
+    Ok(Loaded::Now { members, proposals })
 }
 
 /// The committee, its sectors, special committees and members, and the
@@ -530,6 +567,69 @@ async fn registry(callers: &Callers) -> anyhow::Result<Roll> {
     Ok(Roll {
         sectors: sector_names,
         members: roll,
+    })
+}
+
+/// The roll of a committee loaded before: the sectors and members the
+/// registry holds, each demo member found by its name (no two share one).
+async fn registered(callers: &Callers) -> anyhow::Result<Roll> {
+    let parent = format!("committees/{COMMITTEE}");
+    let mut client = callers.members();
+    let sectors = client
+        .list_sectors(pb::ListSectorsRequest {
+            parent: parent.clone(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .context("listing the sectors")?
+        .into_inner()
+        .sectors;
+    let sector_names = SECTORS
+        .iter()
+        .map(|(name, _, _)| {
+            sectors
+                .iter()
+                .find(|s| s.display_name == *name)
+                .map(|s| s.name.clone())
+                .with_context(|| format!("the sector {name} is not registered"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut listed = std::collections::HashMap::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_members(pb::ListMembersRequest {
+                parent: parent.clone(),
+                page_size: 1000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .context("listing the members")?
+            .into_inner();
+        listed.extend(
+            page.members
+                .into_iter()
+                .map(|m| (m.display_name.clone(), m)),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let members = members_with_sectors(&sector_names)
+        .into_iter()
+        .map(|demo| {
+            let member = listed.remove(&demo.member.display_name).with_context(|| {
+                format!("the member {} is not registered", demo.member.display_name)
+            })?;
+            Ok((demo, member))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Roll {
+        sectors: sector_names,
+        members,
     })
 }
 
