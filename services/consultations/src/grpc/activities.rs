@@ -234,6 +234,28 @@ impl Api {
     }
 }
 
+fn settings(committee: &str, result_days: i16, report_days: i16) -> pb::ConsultationSettings {
+    pb::ConsultationSettings {
+        name: format!("committees/{committee}/consultationSettings"),
+        result_days: result_days.into(),
+        report_days: report_days.into(),
+    }
+}
+
+fn settings_committee(field: &str, name: &str) -> Result<String, ServiceError> {
+    name.strip_suffix("/consultationSettings")
+        .and_then(cppcc_kit::names::committee_id)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                field,
+                format!(
+                    "`{name}` is not a name like `committees/{{committee}}/consultationSettings`"
+                ),
+            )
+        })
+}
+
 /// How the duty record names an activity's kind.
 fn kind_label(kind: pb::ActivityKind) -> &'static str {
     match kind {
@@ -1010,6 +1032,89 @@ impl pb::activity_service_server::ActivityService for Api {
             .map_err(classify_db_error)?;
         Ok(Response::new(pb::ListProblemsResponse {
             problems: rows.iter().map(|p| problem(&id.committee, p)).collect(),
+        }))
+    }
+
+    async fn get_consultation_settings(
+        &self,
+        request: Request<pb::GetConsultationSettingsRequest>,
+    ) -> Result<Response<pb::GetConsultationSettingsResponse>, Status> {
+        let name = request.get_ref().name.clone();
+        let committee = settings_committee("name", &name)?;
+        self.caller(
+            &request,
+            READERS,
+            "read consultation settings",
+            &committee,
+            &name,
+        )
+        .await?;
+        let mut conn = self.db.acquire().await?;
+        let (result_days, report_days) = crate::store::deadlines(&mut conn, &committee)
+            .await
+            .map_err(classify_db_error)?;
+        Ok(Response::new(pb::GetConsultationSettingsResponse {
+            settings: Some(settings(&committee, result_days, report_days)),
+        }))
+    }
+
+    async fn update_consultation_settings(
+        &self,
+        request: Request<pb::UpdateConsultationSettingsRequest>,
+    ) -> Result<Response<pb::UpdateConsultationSettingsResponse>, Status> {
+        let input = request
+            .get_ref()
+            .settings
+            .clone()
+            .ok_or_else(|| ServiceError::invalid("settings", "required"))?;
+        let committee = settings_committee("settings.name", &input.name)?;
+        let mut errors = Violations::default();
+        for (field, days) in [
+            ("result_days", input.result_days),
+            ("report_days", input.report_days),
+        ] {
+            errors.check(
+                !(1..=60).contains(&days),
+                &format!("settings.{field}"),
+                format!("must be 1 to 60 days, not {days}"),
+            );
+        }
+        errors.finish()?;
+        let actor = self
+            .caller(
+                &request,
+                &[cppcc_kit::auth::Role::Admin],
+                "change consultation settings",
+                &committee,
+                &input.name,
+            )
+            .await?;
+        let mut change = self.db.change(&actor).await?;
+        let (old_result, old_report) = crate::store::deadlines(change.conn(), &committee)
+            .await
+            .map_err(classify_db_error)?;
+        crate::store::put_deadlines(
+            change.conn(),
+            &committee,
+            input.result_days as i16,
+            input.report_days as i16,
+        )
+        .await
+        .map_err(classify_db_error)?;
+        let after = settings(
+            &committee,
+            input.result_days as i16,
+            input.report_days as i16,
+        );
+        change.audit(
+            &committee,
+            &after.name,
+            Some(to_json(&settings(&committee, old_result, old_report))),
+            Some(to_json(&after)),
+        );
+        change.commit().await?;
+        Ok(Response::new(pb::UpdateConsultationSettingsResponse {
+            settings: Some(after),
         }))
     }
 

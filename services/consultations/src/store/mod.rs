@@ -23,3 +23,22 @@ pub async fn deadlines(conn: &mut Conn, committee: &str) -> Result<(i16, i16)> {
         .map(|r| (r.result_days, r.report_days))
         .unwrap_or((3, 7)))
 }
+
+/// Sets the committee's days for results and reports.
+pub async fn put_deadlines(
+    conn: &mut Conn,
+    committee: &str,
+    result_days: i16,
+    report_days: i16,
+) -> Result<()> {
+    sqlx::query!(
+        "INSERT INTO consultations.settings (committee_id, result_days, report_days) VALUES ($1, $2, $3)
+         ON CONFLICT (committee_id) DO UPDATE SET result_days = $2, report_days = $3",
+        committee,
+        result_days,
+        report_days
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -120,3 +120,94 @@ async fn only_an_approved_plan_is_in_force_and_changes_take_the_same_path() {
     assert_eq!(old.state, pb::PlanState::Superseded as i32);
     assert_eq!(old.steps.len(), 4, "made, submitted, approved, superseded");
 }
+
+#[tokio::test]
+async fn the_committee_sets_its_deadlines_and_meetings_follow_them() {
+    let (suite, _) = Suite::seeded(0).await;
+    let mut activities = suite.activities(&admin());
+    let name = format!("{SUIXIAN}/consultationSettings");
+    let defaults = activities
+        .get_consultation_settings(pb::GetConsultationSettingsRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!((defaults.result_days, defaults.report_days), (3, 7));
+    let bad = activities
+        .update_consultation_settings(pb::UpdateConsultationSettingsRequest {
+            settings: Some(pb::ConsultationSettings {
+                name: name.clone(),
+                result_days: 0,
+                report_days: 90,
+            }),
+        })
+        .await;
+    assert_eq!(
+        fields(&assert_code(bad, Code::InvalidArgument)),
+        ["settings.result_days", "settings.report_days"]
+    );
+    let by_staff = suite
+        .activities(&staff())
+        .update_consultation_settings(pb::UpdateConsultationSettingsRequest {
+            settings: Some(pb::ConsultationSettings {
+                name: name.clone(),
+                result_days: 5,
+                report_days: 10,
+            }),
+        })
+        .await;
+    assert_code(by_staff, Code::PermissionDenied);
+    activities
+        .update_consultation_settings(pb::UpdateConsultationSettingsRequest {
+            settings: Some(pb::ConsultationSettings {
+                name: name.clone(),
+                result_days: 5,
+                report_days: 10,
+            }),
+        })
+        .await
+        .unwrap();
+    let mut staff_activities = suite.activities(&staff());
+    let created = staff_activities
+        .create_activity(pb::CreateActivityRequest {
+            parent: SUIXIAN.into(),
+            activity: Some(pb::Activity {
+                kind: pb::ActivityKind::SpecialTopic as i32,
+                format: pb::ActivityFormat::Meeting as i32,
+                topic: "香菇产业高质量发展".into(),
+                date: day(2023, 9, 1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .activity
+        .unwrap();
+    let mut held = None;
+    for n in 2..=4 {
+        held = Some(
+            staff_activities
+                .take_activity_step(pb::TakeActivityStepRequest {
+                    name: created.name.clone(),
+                    step: n,
+                    meeting_date: if n == 4 { day(2023, 8, 30) } else { None },
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .activity
+                .unwrap(),
+        );
+    }
+    let held = held.unwrap();
+    assert_eq!(held.date, day(2023, 8, 30), "held two days early");
+    assert_eq!(
+        held.results_due_date,
+        day(2023, 9, 4),
+        "5 days after the meeting"
+    );
+}
