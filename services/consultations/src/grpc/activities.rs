@@ -845,8 +845,26 @@ impl pb::activity_service_server::ActivityService for Api {
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
             .map_err(|e| step_refused(e, before.row.step, &req.parent))?;
+        let oid = Uuid::now_v7();
+        let oname = format!("{}/opinions/{oid}", req.parent);
+        let fp = fingerprint(req, &actor, |r| r.request_id.clear());
+        if let Claim::Replay(existing) = change
+            .claim_request_id("request_id", &req.request_id, &fp, &oname)
+            .await?
+        {
+            let (_, eid) = sub_name("name", &existing, "activities", "opinions")?;
+            let row = store::opinions(change.conn(), id.id, Some(eid))
+                .await
+                .map_err(classify_db_error)?
+                .pop()
+                .ok_or_else(|| ServiceError::not_found(&existing))?;
+            change.commit().await?;
+            return Ok(Response::new(pb::AddOpinionResponse {
+                opinion: Some(opinion(&id.committee, &row)),
+            }));
+        }
         let row = OpinionRow {
-            id: Uuid::now_v7(),
+            id: oid,
             activity_id: id.id,
             text,
             source,
@@ -918,8 +936,26 @@ impl pb::activity_service_server::ActivityService for Api {
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
             .map_err(|e| step_refused(e, before.row.step, &req.parent))?;
+        let pid = Uuid::now_v7();
+        let pname = format!("{}/problems/{pid}", req.parent);
+        let fp = fingerprint(req, &actor, |r| r.request_id.clear());
+        if let Claim::Replay(existing) = change
+            .claim_request_id("request_id", &req.request_id, &fp, &pname)
+            .await?
+        {
+            let (_, eid) = sub_name("name", &existing, "activities", "problems")?;
+            let row = store::problems(change.conn(), id.id, Some(eid))
+                .await
+                .map_err(classify_db_error)?
+                .pop()
+                .ok_or_else(|| ServiceError::not_found(&existing))?;
+            change.commit().await?;
+            return Ok(Response::new(pb::AddProblemResponse {
+                problem: Some(problem(&id.committee, &row)),
+            }));
+        }
         let row = ProblemRow {
-            id: Uuid::now_v7(),
+            id: pid,
             activity_id: id.id,
             description,
             owner,

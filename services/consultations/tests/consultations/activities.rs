@@ -130,18 +130,21 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         .unwrap();
     let (credited, withdrawn) = (&members[..2], &members[2]);
 
-    // Opinions and problems, one solved.
-    activities
-        .add_opinion(pb::AddOpinionRequest {
-            parent: name.clone(),
-            opinion: Some(pb::Opinion {
-                text: "建议扩大油茶低产林改造面积".into(),
-                source: "种植大户".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
+    // Opinions and problems, one solved; a retried opinion counts once.
+    for _ in 0..2 {
+        activities
+            .add_opinion(pb::AddOpinionRequest {
+                parent: name.clone(),
+                opinion: Some(pb::Opinion {
+                    text: "建议扩大油茶低产林改造面积".into(),
+                    source: "种植大户".into(),
+                    ..Default::default()
+                }),
+                request_id: "0190a5e4-0000-7000-8000-00000000b001".into(),
+            })
+            .await
+            .unwrap();
+    }
     let problem = activities
         .add_problem(pb::AddProblemRequest {
             parent: name.clone(),
@@ -150,6 +153,7 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
                 owner: "国网随县供电公司".into(),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await
         .unwrap()
@@ -265,6 +269,7 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
                 text: "再补充一条意见".into(),
                 ..Default::default()
             }),
+            request_id: String::new(),
         })
         .await;
     assert_eq!(
