@@ -85,6 +85,34 @@ impl Database {
         .await
     }
 
+    /// The caller of `request`, if it acts in one of `roles` (else
+    /// `PERMISSION_DENIED`) and in `committee`: a caller of another
+    /// committee is told `resource` does not exist, and the refusal is
+    /// audited.
+    pub async fn caller<T>(
+        &self,
+        request: &tonic::Request<T>,
+        roles: &[Role],
+        action: &str,
+        committee: &str,
+        resource: &str,
+    ) -> Result<Actor, ServiceError> {
+        let actor = crate::auth::actor(request)?;
+        actor.require(roles, action)?;
+        if !actor.in_committee(committee) {
+            self.audit_denied(
+                Some(&actor),
+                Some(committee),
+                &actor.peer_text(),
+                &actor.method,
+                &format!("{resource}: outside the caller's committee"),
+            )
+            .await?;
+            return Err(ServiceError::not_found(resource));
+        }
+        Ok(actor)
+    }
+
     /// Records a refused call. `actor` is `None` when the caller could not
     /// be identified. The record is filed under `committee` (the committee
     /// whose records were asked for) when given, else the caller's own, so

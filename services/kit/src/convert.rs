@@ -14,6 +14,16 @@ pub fn timestamp(t: OffsetDateTime) -> Timestamp {
     }
 }
 
+/// Today in China (UTC+8), the day a committee's dates are written in.
+pub fn today() -> time::Date {
+    (OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
+}
+
+/// Whether `n` is a set value of the protobuf enum `E` (not 0, not unknown).
+pub fn is_set<E: TryFrom<i32>>(n: i32) -> bool {
+    n != 0 && E::try_from(n).is_ok()
+}
+
 /// A calendar date as `cppcc.common.v1.Date`.
 pub fn date(d: time::Date) -> Date {
     Date {
@@ -55,6 +65,14 @@ pub fn parse_date(field: &str, d: Option<&Date>) -> Result<Option<time::Date>, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_values_are_known_and_not_zero() {
+        use cppcc_proto::common::v1::DutyKind;
+        assert!(is_set::<DutyKind>(DutyKind::Training as i32));
+        assert!(!is_set::<DutyKind>(0));
+        assert!(!is_set::<DutyKind>(99));
+    }
 
     #[test]
     fn dates() {

@@ -8,10 +8,7 @@ pub mod steps;
 use cppcc_proto::common::v1::DutyKind;
 use cppcc_proto::consultations::v1 as pb;
 
-/// Whether `n` is a set value of the protobuf enum `E` (not 0, not unknown).
-pub fn is_set<E: TryFrom<i32>>(n: i32) -> bool {
-    n != 0 && E::try_from(n).is_ok()
-}
+pub use cppcc_kit::convert::is_set;
 
 /// The duty members are credited with for taking part in an activity of
 /// `kind`: a research inspection is 调研视察, a frontline consultation a

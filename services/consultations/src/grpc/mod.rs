@@ -44,8 +44,8 @@ impl Api {
         Api { db, members }
     }
 
-    /// Reads the caller and checks its role and committee; a caller of
-    /// another committee is told `resource` does not exist (and audited).
+    /// The caller, checked for its role and committee (see
+    /// `Database::caller`).
     async fn caller<T>(
         &self,
         request: &Request<T>,
@@ -54,21 +54,9 @@ impl Api {
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
-        let actor = cppcc_kit::auth::actor(request)?;
-        actor.require(roles, action)?;
-        if !actor.in_committee(committee) {
-            self.db
-                .audit_denied(
-                    Some(&actor),
-                    Some(committee),
-                    &actor.peer_text(),
-                    &actor.method,
-                    &format!("{resource}: outside the caller's committee"),
-                )
-                .await?;
-            return Err(ServiceError::not_found(resource));
-        }
-        Ok(actor)
+        self.db
+            .caller(request, roles, action, committee, resource)
+            .await
     }
 }
 
@@ -117,10 +105,7 @@ impl StoredStamp {
     }
 }
 
-/// Today in China (UTC+8).
-pub(crate) fn today() -> time::Date {
-    (time::OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
-}
+pub(crate) use cppcc_kit::convert::today;
 
 /// A sub-resource: `committees/{c}/{collection}/{parent}/{sub}/{id}`.
 fn sub_name(

@@ -11,7 +11,7 @@ mod organisation;
 
 use std::sync::Arc;
 
-use time::{Date, OffsetDateTime};
+use time::Date;
 use uuid::Uuid;
 
 use cppcc_kit::auth::{Actor, Role};
@@ -301,10 +301,7 @@ fn seat(committee: &str, row: &SeatRow) -> pb::SpecialCommitteeMembership {
     }
 }
 
-/// Today in China (UTC+8), the day a committee's dates are written in.
-pub(crate) fn today() -> Date {
-    (OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
-}
+pub(crate) use cppcc_kit::convert::today;
 
 /// `committees/{id}`.
 pub(crate) fn committee_resource(id: &str) -> String {

@@ -9,7 +9,7 @@ mod proposals;
 
 use std::collections::HashMap;
 
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 use tonic::Request;
 use uuid::Uuid;
 
@@ -57,8 +57,8 @@ impl Api {
         Api { db, members }
     }
 
-    /// Reads the caller and checks its role and committee; a caller of
-    /// another committee is told `resource` does not exist (and audited).
+    /// The caller, checked for its role and committee (see
+    /// `Database::caller`).
     async fn caller<T>(
         &self,
         request: &Request<T>,
@@ -67,21 +67,9 @@ impl Api {
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
-        let actor = cppcc_kit::auth::actor(request)?;
-        actor.require(roles, action)?;
-        if !actor.in_committee(committee) {
-            self.db
-                .audit_denied(
-                    Some(&actor),
-                    Some(committee),
-                    &actor.peer_text(),
-                    &actor.method,
-                    &format!("{resource}: outside the caller's committee"),
-                )
-                .await?;
-            return Err(ServiceError::not_found(resource));
-        }
-        Ok(actor)
+        self.db
+            .caller(request, roles, action, committee, resource)
+            .await
     }
 
     /// The proposals with `ids` as messages, in the order of `ids`; ids with
@@ -438,10 +426,7 @@ fn stamp(by: &str, role: i16, time: OffsetDateTime, reason: &str) -> common::Aud
     }
 }
 
-/// Today in China (UTC+8), the day a committee's dates are written in.
-pub(crate) fn today() -> Date {
-    (OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
-}
+pub(crate) use cppcc_kit::convert::today;
 
 /// A proposal name in `field`, parsed.
 fn proposal_name(field: &str, name: &str) -> Result<ChildName, ServiceError> {
