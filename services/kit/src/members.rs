@@ -12,6 +12,7 @@ use crate::auth::TokenIssuer;
 use crate::client::{Authed, Bearer, channel};
 use crate::names::{ChildName, committee_name};
 use cppcc_proto::members::v1 as mpb;
+use mpb::committee_service_client::CommitteeServiceClient;
 use mpb::member_service_client::MemberServiceClient;
 
 /// How long a call to the members service may take.
@@ -61,6 +62,27 @@ impl Members {
     fn client(&self) -> MemberServiceClient<Authed> {
         let token = self.issuer.service_token(self.subject, TOKEN_TTL);
         MemberServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token))
+    }
+
+    /// The day `committee`'s current term began, if the registry has one.
+    pub async fn term_start(&self, committee: &str) -> Result<Option<time::Date>, ServiceError> {
+        let token = self.issuer.service_token(self.subject, TOKEN_TTL);
+        let mut client =
+            CommitteeServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token));
+        let mut request = tonic::Request::new(mpb::GetCommitteeRequest {
+            name: committee_name(committee),
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        let found = match client.get_committee(request).await {
+            Ok(r) => r.into_inner().committee,
+            Err(s) if s.code() == Code::NotFound => return Ok(None),
+            Err(s) => return Err(unavailable(s)),
+        };
+        Ok(found.and_then(|c| c.term_start_date).and_then(|d| {
+            crate::convert::parse_date("term_start_date", Some(&d))
+                .ok()
+                .flatten()
+        }))
     }
 
     /// The members `names` (in order), each of `committee` and in office

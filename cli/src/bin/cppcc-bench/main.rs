@@ -268,6 +268,11 @@ impl Bench {
                     display_name: format!("压测政协{id}"),
                     level: CommitteeLevel::County as i32,
                     current_term: 4,
+                    term_start_date: Some(cppcc_proto::common::v1::Date {
+                        year: 2021,
+                        month: 12,
+                        day: 28,
+                    }),
                     ..Default::default()
                 }),
                 request_id: String::new(),

@@ -28,8 +28,6 @@ const PLATFORM_MASK: MaskSpec = MaskSpec {
         "has_sign",
         "content",
         "has_archives",
-        "allotted",
-        "spent",
     ],
     output_only: &[
         ("name", "it identifies the platform"),
@@ -51,10 +49,6 @@ pub(crate) fn platform(r: &PlatformRow) -> pb::Platform {
         has_sign: r.has_sign,
         content: r.content.clone(),
         has_archives: r.has_archives,
-        allotted: Some(Money {
-            fen: r.allotted_fen,
-        }),
-        spent: Some(Money { fen: r.spent_fen }),
         five_haves: Some(five_haves(
             &r.convener,
             &r.venue,
@@ -90,22 +84,6 @@ fn apply(errors: &mut Violations, p: &pb::Platform, fields: &[&str], row: &mut P
             "has_sign" => row.has_sign = p.has_sign,
             "content" => row.content = take_line(errors, "platform.content", &p.content, 0, 200),
             "has_archives" => row.has_archives = p.has_archives,
-            "allotted" | "spent" => {
-                let fen = if *f == "allotted" {
-                    &p.allotted
-                } else {
-                    &p.spent
-                }
-                .as_ref()
-                .map(|m| m.fen)
-                .unwrap_or(0);
-                errors.check(fen < 0, &format!("platform.{f}"), "must not be negative");
-                if *f == "allotted" {
-                    row.allotted_fen = fen
-                } else {
-                    row.spent_fen = fen
-                }
-            }
             _ => {}
         }
     }
@@ -135,8 +113,6 @@ impl pb::platform_service_server::PlatformService for Api {
             has_sign: false,
             content: String::new(),
             has_archives: false,
-            allotted_fen: 0,
-            spent_fen: 0,
             create_time: now,
             update_time: now,
             revision: 1,
@@ -291,8 +267,6 @@ impl pb::platform_service_server::PlatformService for Api {
             "has_sign" => input.has_sign,
             "content" => !input.content.is_empty(),
             "has_archives" => input.has_archives,
-            "allotted" => input.allotted.is_some(),
-            "spent" => input.spent.is_some(),
             _ => false,
         })?;
         let actor = self
@@ -342,5 +316,291 @@ impl pb::platform_service_server::PlatformService for Api {
         Ok(Response::new(pb::UpdatePlatformResponse {
             platform: Some(after),
         }))
+    }
+
+    async fn get_platform_budget(
+        &self,
+        request: Request<pb::GetPlatformBudgetRequest>,
+    ) -> Result<Response<pb::GetPlatformBudgetResponse>, Status> {
+        let name = request.get_ref().name.clone();
+        let (committee, year) = budget_name("name", &name)?;
+        self.caller(
+            &request,
+            READERS,
+            "read platform budgets",
+            &committee,
+            &name,
+        )
+        .await?;
+        let mut conn = self.db.acquire().await?;
+        let row = store::budget(&mut conn, &committee, year, None)
+            .await
+            .map_err(classify_db_error)?;
+        Ok(Response::new(pb::GetPlatformBudgetResponse {
+            budget: Some(budget(&name, year, &row)),
+        }))
+    }
+
+    async fn update_platform_budget(
+        &self,
+        request: Request<pb::UpdatePlatformBudgetRequest>,
+    ) -> Result<Response<pb::UpdatePlatformBudgetResponse>, Status> {
+        let input = request
+            .get_ref()
+            .budget
+            .clone()
+            .ok_or_else(|| ServiceError::invalid("budget", "required"))?;
+        let (committee, year) = budget_name("budget.name", &input.name)?;
+        let amount = money("budget.amount", input.amount.as_ref())?;
+        let actor = self
+            .caller(
+                &request,
+                RECORDERS,
+                "set platform budgets",
+                &committee,
+                &input.name,
+            )
+            .await?;
+        let mut change = self.db.change(&actor).await?;
+        store::lock_budget(change.conn(), &committee, year)
+            .await
+            .map_err(classify_db_error)?;
+        let before = store::budget(change.conn(), &committee, year, None)
+            .await
+            .map_err(classify_db_error)?;
+        if amount < before.allotted_fen {
+            return Err(ServiceError::failed_precondition(
+                "BUDGET_BELOW_ALLOTTED",
+                &input.name,
+                format!(
+                    "{} fen are already allotted to {} platforms in {year}; the budget cannot be less",
+                    before.allotted_fen, before.funded
+                ),
+            )
+            .with_metadata("allotted_fen", before.allotted_fen.to_string())
+            .into());
+        }
+        store::set_budget(change.conn(), &committee, year, amount)
+            .await
+            .map_err(classify_db_error)?;
+        let after = store::budget(change.conn(), &committee, year, None)
+            .await
+            .map_err(classify_db_error)?;
+        let (before, after) = (
+            budget(&input.name, year, &before),
+            budget(&input.name, year, &after),
+        );
+        change.audit(
+            &committee,
+            &input.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.commit().await?;
+        Ok(Response::new(pb::UpdatePlatformBudgetResponse {
+            budget: Some(after),
+        }))
+    }
+
+    async fn get_platform_fund(
+        &self,
+        request: Request<pb::GetPlatformFundRequest>,
+    ) -> Result<Response<pb::GetPlatformFundResponse>, Status> {
+        let name = request.get_ref().name.clone();
+        let (platform, year) = fund_name("name", &name)?;
+        self.caller(
+            &request,
+            READERS,
+            "read platform funds",
+            &platform.committee,
+            &name,
+        )
+        .await?;
+        let mut conn = self.db.acquire().await?;
+        self.platform_exists(&mut conn, &platform).await?;
+        let row = store::fund(&mut conn, platform.id, year)
+            .await
+            .map_err(classify_db_error)?;
+        Ok(Response::new(pb::GetPlatformFundResponse {
+            fund: Some(fund(&name, year, row.as_ref())),
+        }))
+    }
+
+    async fn update_platform_fund(
+        &self,
+        request: Request<pb::UpdatePlatformFundRequest>,
+    ) -> Result<Response<pb::UpdatePlatformFundResponse>, Status> {
+        let input = request
+            .get_ref()
+            .fund
+            .clone()
+            .ok_or_else(|| ServiceError::invalid("fund", "required"))?;
+        let (platform, year) = fund_name("fund.name", &input.name)?;
+        let allotted = money("fund.allotted", input.allotted.as_ref())?;
+        let spent = money("fund.spent", input.spent.as_ref())?;
+        if spent > allotted {
+            return Err(ServiceError::invalid(
+                "fund.spent",
+                format!("{spent} fen is more than the {allotted} fen allotted"),
+            )
+            .into());
+        }
+        let actor = self
+            .caller(
+                &request,
+                RECORDERS,
+                "allot platform funds",
+                &platform.committee,
+                &input.name,
+            )
+            .await?;
+        let committee = platform.committee.clone();
+        let mut change = self.db.change(&actor).await?;
+        self.platform_exists(change.conn(), &platform).await?;
+        store::lock_budget(change.conn(), &committee, year)
+            .await
+            .map_err(classify_db_error)?;
+        let others = store::budget(change.conn(), &committee, year, Some(platform.id))
+            .await
+            .map_err(classify_db_error)?;
+        let budget_name = format!("committees/{committee}/platformBudgets/{year}");
+        let Some(amount) = others.amount_fen else {
+            return Err(ServiceError::failed_precondition(
+                "NO_BUDGET",
+                &budget_name,
+                format!(
+                    "committees/{committee} has no platform budget for {year}: set it with UpdatePlatformBudget first"
+                ),
+            )
+            .into());
+        };
+        if others.allotted_fen + allotted > amount {
+            return Err(ServiceError::failed_precondition(
+                "OVER_BUDGET",
+                &budget_name,
+                format!(
+                    "{year}'s budget is {amount} fen and {} fen are allotted to other platforms: at most {} fen is left for this one",
+                    others.allotted_fen,
+                    amount - others.allotted_fen
+                ),
+            )
+            .with_metadata("remaining_fen", (amount - others.allotted_fen).to_string())
+            .into());
+        }
+        let before = store::fund(change.conn(), platform.id, year)
+            .await
+            .map_err(classify_db_error)?;
+        store::set_fund(change.conn(), platform.id, year, allotted, spent)
+            .await
+            .map_err(classify_db_error)?;
+        let after = store::fund(change.conn(), platform.id, year)
+            .await
+            .map_err(classify_db_error)?;
+        let (before, after) = (
+            fund(&input.name, year, before.as_ref()),
+            fund(&input.name, year, after.as_ref()),
+        );
+        change.audit(
+            &committee,
+            &input.name,
+            Some(to_json(&before)),
+            Some(to_json(&after)),
+        );
+        change.commit().await?;
+        Ok(Response::new(pb::UpdatePlatformFundResponse {
+            fund: Some(after),
+        }))
+    }
+}
+
+impl Api {
+    /// NOT_FOUND unless `platform` exists.
+    async fn platform_exists(
+        &self,
+        conn: &mut crate::store::Conn,
+        platform: &ChildName,
+    ) -> Result<(), ServiceError> {
+        let name = ChildName::format(&platform.committee, "platforms", platform.id);
+        store::get(conn, &platform.committee, platform.id, false)
+            .await
+            .map_err(classify_db_error)?
+            .map(|_| ())
+            .ok_or_else(|| ServiceError::not_found(&name))
+    }
+}
+
+/// `committees/{committee}/platformBudgets/{year}`: the committee and year.
+fn budget_name(field: &str, name: &str) -> Result<(String, i16), ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            field,
+            format!(
+                "`{name}` is not a name like `committees/{{committee}}/platformBudgets/{{year}}`"
+            ),
+        )
+    };
+    let (committee, year) = name.rsplit_once("/platformBudgets/").ok_or_else(bad)?;
+    let committee = parse_committee(field, committee)?.to_owned();
+    Ok((committee, year_segment(year).ok_or_else(bad)?))
+}
+
+/// `committees/{committee}/platforms/{platform}/funds/{year}`: the platform and year.
+fn fund_name(field: &str, name: &str) -> Result<(ChildName, i16), ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            field,
+            format!(
+                "`{name}` is not a name like `committees/{{committee}}/platforms/{{platform}}/funds/{{year}}`"
+            ),
+        )
+    };
+    let (platform, year) = name.rsplit_once("/funds/").ok_or_else(bad)?;
+    let platform = ChildName::parse(platform, "platforms").ok_or_else(bad)?;
+    Ok((platform, year_segment(year).ok_or_else(bad)?))
+}
+
+/// A year as a name's last segment: four digits, 1949..=2200.
+fn year_segment(s: &str) -> Option<i16> {
+    if s.len() != 4 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    year_field("", s.parse().ok()?).ok()
+}
+
+/// An amount that must be given and not be negative.
+fn money(field: &str, m: Option<&Money>) -> Result<i64, ServiceError> {
+    match m {
+        None => Err(ServiceError::invalid(field, "required (in fen)")),
+        Some(m) if m.fen < 0 => Err(ServiceError::invalid(field, "must not be negative")),
+        Some(m) => Ok(m.fen),
+    }
+}
+
+pub(crate) fn budget(name: &str, year: i16, r: &store::BudgetRow) -> pb::PlatformBudget {
+    pb::PlatformBudget {
+        name: name.to_owned(),
+        year: year.into(),
+        // Unset until the committee sets it, which is not the same as nothing.
+        amount: r.amount_fen.map(|fen| Money { fen }),
+        allotted: Some(Money {
+            fen: r.allotted_fen,
+        }),
+        spent: Some(Money { fen: r.spent_fen }),
+        platforms_funded: r.funded as i32,
+        update_time: r.update_time.map(timestamp),
+    }
+}
+
+fn fund(name: &str, year: i16, r: Option<&store::FundRow>) -> pb::PlatformFund {
+    pb::PlatformFund {
+        name: name.to_owned(),
+        year: year.into(),
+        allotted: Some(Money {
+            fen: r.map_or(0, |r| r.allotted_fen),
+        }),
+        spent: Some(Money {
+            fen: r.map_or(0, |r| r.spent_fen),
+        }),
+        update_time: r.map(|r| timestamp(r.update_time)),
     }
 }

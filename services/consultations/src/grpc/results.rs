@@ -604,48 +604,88 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             &req.committee,
         )
         .await?;
+        let first = time::Date::from_calendar_date(year.into(), time::Month::January, 1)
+            .map_err(ServiceError::internal)?;
+        let last = time::Date::from_calendar_date(year.into(), time::Month::December, 31)
+            .map_err(ServiceError::internal)?;
+        // The term began on its day, if the registry has one before the
+        // year's end; the term's figures are the year's otherwise.
+        let term_start = self
+            .members
+            .term_start(&committee)
+            .await?
+            .filter(|d| *d <= last)
+            .unwrap_or(first);
         let mut conn = self.db.acquire().await?;
-        let f = store::figures(&mut conn, &committee, year.into())
+        let year_figures = store::figures(&mut conn, &committee, first, last)
+            .await
+            .map_err(classify_db_error)?;
+        let term_figures = store::figures(&mut conn, &committee, term_start, last)
+            .await
+            .map_err(classify_db_error)?;
+        let (platforms_by_level, platforms_compliant) =
+            store::platform_figures(&mut conn, &committee)
+                .await
+                .map_err(classify_db_error)?;
+        let budget = crate::store::platforms::budget(&mut conn, &committee, year, None)
             .await
             .map_err(classify_db_error)?;
         let (_, plan_completion) = super::plans::progress(&mut conn, &committee, year).await?;
-        let counts =
-            |v: &[(i16, i64)], name: fn(i32) -> Option<&'static str>| -> Vec<pb::KindCount> {
-                v.iter()
-                    .map(|(n, c)| pb::KindCount {
-                        label: name((*n).into()).unwrap_or("UNKNOWN").to_owned(),
-                        count: *c as i32,
-                    })
-                    .collect()
-            };
-        let kind_name = |n: i32| pb::ActivityKind::try_from(n).ok().map(|k| k.as_str_name());
         Ok(Response::new(pb::GetConsultationStatisticsResponse {
-            activities_by_kind: counts(&f.by_kind, kind_name),
-            activities_by_format: counts(&f.by_format, |n| {
-                pb::ActivityFormat::try_from(n)
-                    .ok()
-                    .map(|k| k.as_str_name())
-            }),
-            participations: (f.member_participations + f.officials_and_residents) as i32,
-            member_participations: f.member_participations as i32,
-            member_participations_by_kind: counts(&f.members_by_kind, kind_name),
-            opinions: f.opinions as i32,
-            problems: f.problems as i32,
-            problems_solved: f.solved as i32,
-            reports: f.reports as i32,
-            results: f.results as i32,
-            results_adopted: f.adopted as i32,
-            instructions: f.instructions as i32,
-            publications: f.publications as i32,
+            year: Some(figures(&year_figures)),
+            term: Some(figures(&term_figures)),
+            term_start_date: Some(date(term_start)),
             plan_completion,
-            platforms_by_level: counts(&f.platforms_by_level, |n| {
+            platforms: platforms_by_level.iter().map(|(_, n)| n).sum::<i64>() as i32,
+            platforms_by_level: counts(&platforms_by_level, |n| {
                 pb::PlatformLevel::try_from(n).ok().map(|k| k.as_str_name())
             }),
-            platforms_compliant: f.platforms_compliant as i32,
-            platforms: f.platforms_by_level.iter().map(|(_, n)| n).sum::<i64>() as i32,
-            allotted: Some(common::Money { fen: f.allotted }),
-            spent: Some(common::Money { fen: f.spent }),
+            platforms_compliant: platforms_compliant as i32,
+            budget: Some(super::platforms::budget(
+                &format!("committees/{committee}/platformBudgets/{year}"),
+                year,
+                &budget,
+            )),
         }))
+    }
+}
+
+/// Counts under the names of the enum values they count.
+fn counts(v: &[(i16, i64)], name: fn(i32) -> Option<&'static str>) -> Vec<pb::KindCount> {
+    v.iter()
+        .map(|(n, c)| pb::KindCount {
+            label: name((*n).into()).unwrap_or("UNKNOWN").to_owned(),
+            count: *c as i32,
+        })
+        .collect()
+}
+
+fn kind_name(n: i32) -> Option<&'static str> {
+    pb::ActivityKind::try_from(n).ok().map(|k| k.as_str_name())
+}
+
+fn figures(f: &store::Figures) -> pb::ConsultationFigures {
+    let sum = |v: &[(i16, i64)]| v.iter().map(|(_, n)| n).sum::<i64>() as i32;
+    pb::ConsultationFigures {
+        activities_by_kind: counts(&f.by_kind, kind_name),
+        activities_by_format: counts(&f.by_format, |n| {
+            pb::ActivityFormat::try_from(n)
+                .ok()
+                .map(|k| k.as_str_name())
+        }),
+        participations: sum(&f.everyone_by_kind),
+        participations_by_kind: counts(&f.everyone_by_kind, kind_name),
+        member_participations: sum(&f.members_by_kind),
+        member_participations_by_kind: counts(&f.members_by_kind, kind_name),
+        members_taking_part: f.members_taking_part as i32,
+        opinions: f.opinions as i32,
+        problems: f.problems as i32,
+        problems_solved: f.solved as i32,
+        reports: f.reports as i32,
+        results: f.results as i32,
+        results_adopted: f.adopted as i32,
+        instructions: f.instructions as i32,
+        publications: f.publications as i32,
     }
 }
 

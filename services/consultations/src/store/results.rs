@@ -173,14 +173,15 @@ pub async fn publications(
     .await
 }
 
-/// A committee's year, counted.
+/// A committee's activities and results over a span of days, counted.
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
     pub by_kind: Vec<(i16, i64)>,
     pub by_format: Vec<(i16, i64)>,
+    /// Everyone taking part (members, officials, residents), by kind.
+    pub everyone_by_kind: Vec<(i16, i64)>,
     pub members_by_kind: Vec<(i16, i64)>,
-    pub officials_and_residents: i64,
-    pub member_participations: i64,
+    pub members_taking_part: i64,
     pub opinions: i64,
     pub problems: i64,
     pub solved: i64,
@@ -189,28 +190,28 @@ pub struct Figures {
     pub adopted: i64,
     pub instructions: i64,
     pub publications: i64,
-    pub platforms_by_level: Vec<(i16, i64)>,
-    pub platforms_compliant: i64,
-    pub allotted: i64,
-    pub spent: i64,
 }
 
-pub async fn figures(conn: &mut Conn, committee: &str, year: i32) -> Result<Figures> {
+/// Activities held from `from` to `to` (by their day), results sent then,
+/// and issues of the years between.
+pub async fn figures(conn: &mut Conn, committee: &str, from: Date, to: Date) -> Result<Figures> {
     let counts = sqlx::query!(
-        r#"SELECT 'kind' AS "what!", kind AS "n!", count(*) AS "count!" FROM consultations.activity
-             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int AND step >= 4 GROUP BY kind
+        r#"WITH held AS (
+             SELECT a.id, a.kind, a.format, a.official_count + a.resident_count AS others,
+                    (SELECT count(*) FROM consultations.participant p WHERE p.activity_id = a.id) AS members
+               FROM consultations.activity a
+              WHERE a.committee_id = $1 AND a.day BETWEEN $2 AND $3 AND a.step >= 4)
+           SELECT 'kind' AS "what!", kind AS "n!", count(*) AS "count!" FROM held GROUP BY kind
            UNION ALL
-           SELECT 'format', format, count(*) FROM consultations.activity
-             WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int AND step >= 4 GROUP BY format
+           SELECT 'format', format, count(*) FROM held GROUP BY format
            UNION ALL
-           SELECT 'members', a.kind, count(*) FROM consultations.participant p
-             JOIN consultations.activity a ON a.id = p.activity_id
-             WHERE a.committee_id = $1 AND extract(year FROM a.day)::int = $2::int AND a.step >= 4 GROUP BY a.kind
+           SELECT 'everyone', kind, sum(others + members)::bigint FROM held GROUP BY kind
            UNION ALL
-           SELECT 'level', level, count(*) FROM consultations.platform WHERE committee_id = $1 GROUP BY level
+           SELECT 'members', kind, sum(members)::bigint FROM held GROUP BY kind
            ORDER BY 1, 2"#,
         committee,
-        year
+        from,
+        to
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -220,39 +221,36 @@ pub async fn figures(conn: &mut Conn, committee: &str, year: i32) -> Result<Figu
         match c.what.as_str() {
             "kind" => f.by_kind.push(entry),
             "format" => f.by_format.push(entry),
-            "members" => f.members_by_kind.push(entry),
-            _ => f.platforms_by_level.push(entry),
+            "everyone" => f.everyone_by_kind.push(entry),
+            _ => f.members_by_kind.push(entry),
         }
     }
-    f.member_participations = f.members_by_kind.iter().map(|(_, n)| n).sum();
     let rest = sqlx::query!(
         r#"SELECT
-             (SELECT coalesce(sum(official_count + resident_count), 0)::bigint FROM consultations.activity
-               WHERE committee_id = $1 AND extract(year FROM day)::int = $2::int AND step >= 4) AS "others!",
+             (SELECT count(DISTINCT p.member_id) FROM consultations.participant p JOIN consultations.activity a ON a.id = p.activity_id
+               WHERE a.committee_id = $1 AND a.day BETWEEN $2 AND $3 AND a.step >= 4) AS "members!",
              (SELECT count(*) FROM consultations.opinion o JOIN consultations.activity a ON a.id = o.activity_id
-               WHERE a.committee_id = $1 AND extract(year FROM a.day)::int = $2::int) AS "opinions!",
+               WHERE a.committee_id = $1 AND a.day BETWEEN $2 AND $3) AS "opinions!",
              (SELECT count(*) FROM consultations.problem p JOIN consultations.activity a ON a.id = p.activity_id
-               WHERE a.committee_id = $1 AND extract(year FROM a.day)::int = $2::int) AS "problems!",
+               WHERE a.committee_id = $1 AND a.day BETWEEN $2 AND $3) AS "problems!",
              (SELECT count(*) FROM consultations.problem p JOIN consultations.activity a ON a.id = p.activity_id
-               WHERE a.committee_id = $1 AND extract(year FROM a.day)::int = $2::int AND p.status = 3) AS "solved!",
-             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND extract(year FROM send_day)::int = $2::int
+               WHERE a.committee_id = $1 AND a.day BETWEEN $2 AND $3 AND p.status = 3) AS "solved!",
+             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND send_day BETWEEN $2 AND $3
                AND kind = 1) AS "reports!",
-             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND extract(year FROM send_day)::int = $2::int) AS "results!",
-             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND extract(year FROM send_day)::int = $2::int
+             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND send_day BETWEEN $2 AND $3) AS "results!",
+             (SELECT count(*) FROM consultations.result WHERE committee_id = $1 AND send_day BETWEEN $2 AND $3
                AND adoption IN (1, 2)) AS "adopted!",
              (SELECT coalesce(sum(jsonb_array_length(instructions)), 0)::bigint FROM consultations.result
-               WHERE committee_id = $1 AND extract(year FROM send_day)::int = $2::int) AS "instructions!",
-             (SELECT count(*) FROM consultations.publication WHERE committee_id = $1 AND year = $2) AS "publications!",
-             (SELECT count(*) FROM consultations.platform WHERE committee_id = $1 AND btrim(convener) <> ''
-               AND btrim(venue) <> '' AND has_sign AND btrim(content) <> '' AND has_archives) AS "compliant!",
-             (SELECT coalesce(sum(allotted_fen), 0)::bigint FROM consultations.platform WHERE committee_id = $1) AS "allotted!",
-             (SELECT coalesce(sum(spent_fen), 0)::bigint FROM consultations.platform WHERE committee_id = $1) AS "spent!""#,
+               WHERE committee_id = $1 AND send_day BETWEEN $2 AND $3) AS "instructions!",
+             (SELECT count(*) FROM consultations.publication WHERE committee_id = $1
+               AND year BETWEEN extract(year FROM $2::date) AND extract(year FROM $3::date)) AS "publications!""#,
         committee,
-        year
+        from,
+        to
     )
     .fetch_one(conn)
     .await?;
-    f.officials_and_residents = rest.others;
+    f.members_taking_part = rest.members;
     f.opinions = rest.opinions;
     f.problems = rest.problems;
     f.solved = rest.solved;
@@ -261,8 +259,23 @@ pub async fn figures(conn: &mut Conn, committee: &str, year: i32) -> Result<Figu
     f.adopted = rest.adopted;
     f.instructions = rest.instructions;
     f.publications = rest.publications;
-    f.platforms_compliant = rest.compliant;
-    f.allotted = rest.allotted;
-    f.spent = rest.spent;
     Ok(f)
+}
+
+/// A committee's platforms as they stand: by level, and how many comply.
+pub async fn platform_figures(conn: &mut Conn, committee: &str) -> Result<(Vec<(i16, i64)>, i64)> {
+    let rows = sqlx::query!(
+        r#"SELECT level AS "level!", count(*) AS "count!",
+                  count(*) FILTER (WHERE btrim(convener) <> '' AND btrim(venue) <> '' AND has_sign
+                                   AND btrim(content) <> '' AND has_archives) AS "compliant!"
+           FROM consultations.platform WHERE committee_id = $1 GROUP BY level ORDER BY level"#,
+        committee
+    )
+    .fetch_all(conn)
+    .await?;
+    let compliant = rows.iter().map(|r| r.compliant).sum();
+    Ok((
+        rows.into_iter().map(|r| (r.level, r.count)).collect(),
+        compliant,
+    ))
 }

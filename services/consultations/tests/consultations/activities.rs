@@ -362,7 +362,13 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         .await
         .unwrap()
         .into_inner();
+    assert_eq!((stats.platforms, stats.platforms_compliant), (1, 1));
+    assert_eq!(stats.plan_completion, 1.0);
+    assert_eq!(stats.term_start_date, day(2021, 12, 28));
+    assert_eq!(stats.term, stats.year, "nothing before 2023");
+    let stats = stats.year.unwrap();
     assert_eq!(stats.member_participations, 2);
+    assert_eq!(stats.members_taking_part, 2);
     assert_eq!(stats.participations, 2 + 6 + 20);
     assert_eq!(
         (stats.opinions, stats.problems, stats.problems_solved),
@@ -372,8 +378,6 @@ async fn a_research_inspection_goes_through_the_eight_steps_and_credits_its_memb
         (stats.reports, stats.results_adopted, stats.instructions),
         (1, 1, 1)
     );
-    assert_eq!((stats.platforms, stats.platforms_compliant), (1, 1));
-    assert_eq!(stats.plan_completion, 1.0);
     assert_eq!(stats.publications, 1);
 
     // Every participant has a 调研视察 entry for it in their duty record.

@@ -3,6 +3,7 @@
 //! intake), against a real PostgreSQL.
 
 mod activities;
+mod funds;
 mod plans;
 
 use std::time::Duration;
@@ -128,6 +129,7 @@ impl Suite {
                     display_name: "政协随县委员会".into(),
                     level: CommitteeLevel::County as i32,
                     current_term: 4,
+                    term_start_date: day(2021, 12, 28),
                     region_code: "421321".into(),
                     ..Default::default()
                 }),
@@ -296,7 +298,6 @@ async fn platform(suite: &Suite, name: &str) -> pb::Platform {
                 has_sign: true,
                 content: "乡村振兴、油茶产业".into(),
                 has_archives: true,
-                allotted: Some(cppcc_proto::common::v1::Money { fen: 2_500_000 }),
                 ..Default::default()
             }),
             request_id: String::new(),
