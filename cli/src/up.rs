@@ -238,7 +238,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .map(|(_, addr)| *addr)
             .expect("every service is part of the suite")
     };
-    let (members, proposals) = (address("members"), address("proposals"));
+    let (members, proposals, consultations) = (
+        address("members"),
+        address("proposals"),
+        address("consultations"),
+    );
 
     println!("cppcc is up; data in {}", data.root().display());
     for (name, addr) in &addresses {
@@ -248,6 +252,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         let loaded = demo::load(
             &format!("http://{members}"),
             &format!("http://{proposals}"),
+            &format!("http://{consultations}"),
             &env.keys.issuer()?,
         )
         .await
@@ -257,18 +262,26 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 println!("demo: 随县政协 (committees/suixian) already loaded");
             }
             demo::Loaded::Now {
-                members: true,
+                members,
                 proposals,
-            } => println!(
-                "demo: 随县政协 (committees/suixian) loaded: {} members, their organisation and two years of duty records; {proposals}",
-                demo::MEMBERS
-            ),
-            demo::Loaded::Now {
-                members: false,
-                proposals,
-            } => println!(
-                "demo: 随县政协 (committees/suixian) loaded: {proposals} (its members were there already)"
-            ),
+                consultations,
+            } => {
+                let registry = if members {
+                    format!(
+                        "{} members, their organisation and two years of duty records",
+                        demo::MEMBERS
+                    )
+                } else {
+                    "its members were there already".to_owned()
+                };
+                let consultations = consultations
+                    .map_or("its consultations were there already".to_owned(), |c| {
+                        c.to_string()
+                    });
+                println!(
+                    "demo: 随县政协 (committees/suixian) loaded: {registry}; {proposals}; {consultations}"
+                );
+            }
         }
     }
     println!(
@@ -278,7 +291,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
          http://{members}/cppcc.members.v1.MemberService/ListMembers\n  \
          buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
-         http://{proposals}/cppcc.proposals.v1.ProposalAssessmentService/GetProposalStatistics\n\nCtrl-C stops everything.",
+         http://{proposals}/cppcc.proposals.v1.ProposalAssessmentService/GetProposalStatistics\n  \
+         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
+         -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
+         http://{consultations}/cppcc.consultations.v1.ConsultationResultService/GetConsultationStatistics\n\nCtrl-C stops everything.",
         data = data.root().display()
     );
 

@@ -10,9 +10,11 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
+use cpb::consultation_result_service_client::ConsultationResultServiceClient;
 use cppcc_cli::demo;
 use cppcc_kit::client::Bearer;
 use cppcc_proto::common::v1::DutyKind;
+use cppcc_proto::consultations::v1 as cpb;
 use cppcc_proto::members::v1 as pb;
 use cppcc_proto::proposals::v1 as ppb;
 use pb::activity_group_service_client::ActivityGroupServiceClient;
@@ -26,6 +28,7 @@ struct Up {
     child: Child,
     members: String,
     proposals: String,
+    consultations: String,
     demo: String,
 }
 
@@ -51,7 +54,8 @@ async fn up(data_dir: &std::path::Path) -> Up {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut members, mut proposals, mut demo) = (String::new(), String::new(), String::new());
+    let (mut members, mut proposals, mut consultations, mut demo) =
+        (String::new(), String::new(), String::new(), String::new());
     while demo.is_empty() {
         let line = tokio::time::timeout(Duration::from_secs(180), lines.next_line())
             .await
@@ -64,6 +68,9 @@ async fn up(data_dir: &std::path::Path) -> Up {
         if let Some(addr) = line.trim().strip_prefix("proposals") {
             proposals = addr.trim().to_owned();
         }
+        if let Some(addr) = line.trim().strip_prefix("consultations") {
+            consultations = addr.trim().to_owned();
+        }
         if line.starts_with("demo:") {
             demo = line;
         }
@@ -73,6 +80,7 @@ async fn up(data_dir: &std::path::Path) -> Up {
         child,
         members,
         proposals,
+        consultations,
         demo,
     }
 }
@@ -146,6 +154,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     assert!(special.iter().any(|s| s.display_name == "农业和农村委员会"));
     organisation_and_duty_figures(&first.members, &token(&data_dir)).await;
     let proposals = proposal_figures(&first.proposals, &token(&data_dir)).await;
+    let consultations = consultation_figures(&first.consultations, &token(&data_dir)).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -158,6 +167,11 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
         proposal_figures(&second.proposals, &token(&data_dir)).await,
         proposals,
         "the second start changed no proposal"
+    );
+    assert_eq!(
+        consultation_figures(&second.consultations, &token(&data_dir)).await,
+        consultations,
+        "the second start changed no consultation"
     );
     stop(second).await;
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -488,4 +502,69 @@ async fn proposal_figures(
     );
     assert!(units[0].total - units[units.len() - 1].total > 5.0);
     (stats, ranking)
+}
+
+/// The seed's consultation figures for 2023 and the term, as the county
+/// office reads them; the whole answer, to compare across starts.
+async fn consultation_figures(addr: &str, token: &str) -> cpb::GetConsultationStatisticsResponse {
+    let channel = cppcc_kit::client::channel(&format!("http://{addr}")).unwrap();
+    let stats = ConsultationResultServiceClient::with_interceptor(channel, Bearer::new(token))
+        .get_consultation_statistics(cpb::GetConsultationStatisticsRequest {
+            committee: "committees/suixian".into(),
+            year: 2023,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let of = |counts: &[cpb::KindCount], label: &str| {
+        counts
+            .iter()
+            .find(|k| k.label == label)
+            .map_or(0, |k| k.count)
+    };
+    // 20个镇级、195个村（社区）级、61个企业协商议事平台.
+    for (level, n) in demo::PLATFORMS {
+        assert_eq!(
+            of(&stats.platforms_by_level, level.as_str_name()),
+            n as i32,
+            "{level:?}"
+        );
+    }
+    assert!(stats.platforms_compliant > 0 && stats.platforms_compliant < stats.platforms);
+    assert_eq!(
+        stats.budget.as_ref().unwrap().amount.as_ref().unwrap().fen,
+        demo::BUDGET_FEN_2023,
+        "500,000 yuan a year"
+    );
+    assert_eq!(
+        stats.plan_completion, 1.0,
+        "every topic of the 2023 plan was taken up"
+    );
+    let year = stats.year.as_ref().unwrap();
+    // 开展“协商在一线”活动130场次, 6000余人次参与, 收集意见建议160余条, 解决问题120余个.
+    let frontline = "ACTIVITY_KIND_FRONTLINE";
+    assert_eq!(
+        of(&year.activities_by_kind, frontline),
+        demo::FRONTLINE_2023 as i32
+    );
+    assert!(
+        of(&year.participations_by_kind, frontline) >= 6000,
+        "{year:?}"
+    );
+    assert!(year.opinions >= 160, "{}", year.opinions);
+    assert!(year.problems_solved >= 120, "{}", year.problems_solved);
+    assert!(
+        of(&year.activities_by_kind, "ACTIVITY_KIND_STANDING_COMMITTEE") >= 1,
+        "油茶"
+    );
+    assert!(of(&year.activities_by_kind, "ACTIVITY_KIND_SPECIAL_TOPIC") >= 4);
+    // Over the term: 30多个调研视察, 460余名委员参加; 调研报告16篇; 建言资政10期; 领导批示10次.
+    let term = stats.term.as_ref().unwrap();
+    let research = "ACTIVITY_KIND_RESEARCH_INSPECTION";
+    assert!(of(&term.activities_by_kind, research) >= 30);
+    assert!(of(&term.member_participations_by_kind, research) >= 460);
+    assert_eq!(term.reports, demo::REPORTS as i32);
+    assert_eq!(term.publications, 2 * demo::PUBLICATIONS_PER_YEAR as i32);
+    assert_eq!(term.instructions, demo::CONSULTATION_INSTRUCTIONS as i32);
+    stats
 }

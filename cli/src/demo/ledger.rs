@@ -1,9 +1,8 @@
 //! The demo's duty records: 2022 and 2023, the fourth term so far (it began
 //! on 2021-12-28), entered by the office. Their term totals are the seed's
-//! ("四届政协以来 … 政策宣传1200人次, 参加调研视察460人次, 参与基层协商议事活动
-//! 235人次, 反映社情民意信息216篇, 兴办便民利民实事253件"), the research is
-//! 30-odd inspections with 14 or 15 members each ("近两年来共有460余名委员参加
-//! 30多个调研视察"), and 47 members reported opinions in 2023 ("今年共有47名委员
+//! ("四届政协以来 … 政策宣传1200人次, 反映社情民意信息216篇, 兴办便民利民实事253件";
+//! the 调研视察 and 基层协商议事 entries are credited by the consultations
+//! service from its activities), and 47 members reported opinions in 2023 ("今年共有47名委员
 //! … 提出意见建议"). Suggestions and friends made (two of the five ones, which
 //! the seed does not count) are there too, so the five ones have something
 //! to show; proposals come from the proposals service. So are the
@@ -22,10 +21,10 @@ use pb::evaluation_service_client::EvaluationServiceClient;
 use super::{Callers, DemoMember, Rng, Roll, request_id};
 
 /// Term totals, by kind, as the seed gives them.
-pub const TERM_TOTALS: [(DutyKind, usize); 5] = [
+/// (The term's 460 调研视察 and 235 基层协商议事 entries are credited by the
+/// consultations service, from its activities.)
+pub const TERM_TOTALS: [(DutyKind, usize); 3] = [
     (DutyKind::PolicyPublicity, 1200),
-    (DutyKind::ResearchInspection, 460),
-    (DutyKind::ConsultationGrassroots, 235),
     (DutyKind::OpinionSubmitted, 216),
     (DutyKind::PracticalDeed, 253),
 ];
@@ -33,42 +32,7 @@ pub const TERM_TOTALS: [(DutyKind, usize); 5] = [
 pub const OPINION_MEMBERS_2023: usize = 47;
 
 /// Of each term total, the entries of 2023 (the rest are of 2022).
-const IN_2023: [usize; 5] = [640, 230, 140, 96, 133];
-/// Research and inspections over the two years, and who took part.
-const RESEARCH_TOPICS: [&str; 32] = [
-    "香菇产业高质量发展",
-    "公共卫生补短板",
-    "推进淮河国家湿地公园建设",
-    "曾随（县）一体化发展",
-    "香菇种植用材林管理与使用",
-    "中药材产业发展",
-    "擦亮小城镇行动",
-    "外来少数民族务工情况",
-    "石材产业复工复产",
-    "农村饮水安全",
-    "义务教育均衡发展",
-    "乡村振兴衔接",
-    "农村人居环境整治",
-    "营商环境优化",
-    "全域旅游发展",
-    "养老服务体系建设",
-    "油茶产业高质量发展",
-    "美丽乡村建设",
-    "探索乡村合作公司",
-    "民族团结进步创建",
-    "县域医共体建设",
-    "农产品冷链物流",
-    "高标准农田建设",
-    "文物保护利用",
-    "城区停车难治理",
-    "河湖长制落实",
-    "森林防火",
-    "就业创业服务",
-    "农村客运",
-    "非遗传承保护",
-    "校园安全",
-    "政务服务“一网通办”",
-];
+const IN_2023: [usize; 3] = [640, 96, 133];
 /// Suggestions (合理化建议) and friends made (交朋友) in 2023.
 const SUGGESTIONS_2023: usize = 180;
 const FRIENDS_2023: usize = 240;
@@ -125,17 +89,6 @@ pub fn plan(roll: &[DemoMember]) -> Vec<Planned> {
     for ((kind, total), in_2023) in TERM_TOTALS.iter().zip(IN_2023) {
         let by_year = [(2022, total - in_2023), (2023, in_2023)];
         match kind {
-            // 32 inspections, 16 a year: 12 with 15 members, 20 with 14.
-            DutyKind::ResearchInspection => {
-                for (i, topic) in RESEARCH_TOPICS.iter().enumerate() {
-                    let year = if i < 16 { 2022 } else { 2023 };
-                    let date = some_day(&mut rng, year);
-                    let size = if i % 16 < 6 { 15 } else { 14 };
-                    for m in distinct(&mut rng, members, size) {
-                        add(m, *kind, date, format!("参加“{topic}”调研视察"));
-                    }
-                }
-            }
             // 2023's reports come from exactly 47 members.
             DutyKind::OpinionSubmitted => {
                 for n in 0..by_year[0].1 {
@@ -157,7 +110,6 @@ pub fn plan(roll: &[DemoMember]) -> Vec<Planned> {
             _ => {
                 let what = match kind {
                     DutyKind::PolicyPublicity => "宣讲惠民政策",
-                    DutyKind::ConsultationGrassroots => "参与基层协商议事",
                     _ => "兴办便民利民实事",
                 };
                 for (year, count) in by_year {
@@ -228,6 +180,49 @@ pub fn plan(roll: &[DemoMember]) -> Vec<Planned> {
 
 fn client(callers: &Callers) -> DutyRecordServiceClient<cppcc_kit::client::Authed> {
     DutyRecordServiceClient::with_interceptor(callers.channel.clone(), callers.staff.clone())
+}
+
+/// Waits until the members service has credited `totals` (term entries by
+/// kind, from other services' events) for 2023.
+pub(super) async fn credited(
+    callers: &Callers,
+    totals: &[(DutyKind, usize)],
+) -> anyhow::Result<()> {
+    let mut evaluations =
+        EvaluationServiceClient::with_interceptor(callers.channel.clone(), callers.staff.clone());
+    let deadline = tokio::time::Instant::now() + super::CREDIT_WAIT;
+    loop {
+        let stats = evaluations
+            .get_member_statistics(pb::GetMemberStatisticsRequest {
+                committee: format!("committees/{}", super::COMMITTEE),
+                year: 2023,
+            })
+            .await
+            .context("reading the member statistics")?
+            .into_inner()
+            .statistics
+            .context("statistics in the answer")?;
+        let short: Vec<String> = totals
+            .iter()
+            .filter_map(|(kind, total)| {
+                let have = stats
+                    .term_entries
+                    .iter()
+                    .find(|k| k.kind == *kind as i32)
+                    .map_or(0, |k| k.count as usize);
+                (have < *total).then(|| format!("{} {have} of {total}", kind.as_str_name()))
+            })
+            .collect();
+        if short.is_empty() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the members service has not credited the duty entries yet: {}",
+            short.join(", ")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 /// Whether the whole ledger is there (so the demo is loaded).

@@ -10,18 +10,26 @@
 //! records in `ledger`, and the proposals, their handling units and the
 //! units' assessment in `proposals`.
 
+mod consultations;
 mod ledger;
 mod organisation;
 mod proposals;
+
+pub use consultations::{
+    BUDGET_FEN_2023, FRONTLINE_2023, INSTRUCTIONS as CONSULTATION_INSTRUCTIONS, PLATFORMS,
+    PUBLICATIONS_PER_YEAR, REPORTS, Summary as ConsultationsLoaded,
+};
 
 pub use proposals::{
     DRAFTS_2023, EXCELLENT, INSTRUCTIONS, KEY_PROPOSALS, LOOK_BACKS, PROPOSALS_2022,
     PROPOSALS_2023, Summary as ProposalsLoaded, UNITS, WITHDRAWN_2023, planned_states_2023,
 };
 
+use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::task::JoinSet;
 use tonic::Code;
 use uuid::Uuid;
 
@@ -329,6 +337,83 @@ pub fn member_for_bench(n: u32, sector: &str) -> pb::Member {
     }
 }
 
+/// How long the demo waits for the members service to credit the duty
+/// entries other services' events give.
+const CREDIT_WAIT: Duration = Duration::from_secs(180);
+
+/// Calls in flight at once.
+const IN_FLIGHT: usize = 8;
+
+/// Tasks run `IN_FLIGHT` at a time, their results given back in the order
+/// the tasks were started; the first failure stops the rest.
+pub(crate) struct Pool<R> {
+    running: JoinSet<anyhow::Result<(usize, R)>>,
+    done: Vec<(usize, R)>,
+    started: usize,
+}
+
+impl<R: Send + 'static> Pool<R> {
+    pub(crate) fn new() -> Pool<R> {
+        Pool {
+            running: JoinSet::new(),
+            done: Vec::new(),
+            started: 0,
+        }
+    }
+
+    /// Starts `task` once a slot is free.
+    pub(crate) async fn start(
+        &mut self,
+        task: impl Future<Output = anyhow::Result<R>> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        if self.running.len() == IN_FLIGHT {
+            self.join_one().await?;
+        }
+        let i = self.started;
+        self.started += 1;
+        self.running
+            .spawn(async move { task.await.map(|r| (i, r)) });
+        Ok(())
+    }
+
+    async fn join_one(&mut self) -> anyhow::Result<()> {
+        let done = self
+            .running
+            .join_next()
+            .await
+            .context("a task is running")?
+            .context("a task of the demo failed")??;
+        self.done.push(done);
+        Ok(())
+    }
+
+    /// Waits for every task started.
+    pub(crate) async fn finish(mut self) -> anyhow::Result<Vec<R>> {
+        while !self.running.is_empty() {
+            self.join_one().await?;
+        }
+        self.done.sort_by_key(|(i, _)| *i);
+        Ok(self.done.into_iter().map(|(_, r)| r).collect())
+    }
+}
+
+/// Runs `work` on every item, `IN_FLIGHT` at a time, and gives the results
+/// in the items' order.
+pub(crate) async fn in_parallel<T, R, Fut>(
+    items: impl IntoIterator<Item = T>,
+    work: impl Fn(T) -> Fut,
+) -> anyhow::Result<Vec<R>>
+where
+    R: Send + 'static,
+    Fut: Future<Output = anyhow::Result<R>> + Send + 'static,
+{
+    let mut pool = Pool::new();
+    for item in items {
+        pool.start(work(item)).await?;
+    }
+    pool.finish().await
+}
+
 pub(crate) fn request_id(what: &str) -> String {
     Uuid::new_v5(
         &Uuid::NAMESPACE_URL,
@@ -389,6 +474,7 @@ pub enum Loaded {
     Now {
         members: bool,
         proposals: ProposalsLoaded,
+        consultations: Option<ConsultationsLoaded>,
     },
 }
 
@@ -397,12 +483,15 @@ pub enum Loaded {
 pub async fn load(
     members_uri: &str,
     proposals_uri: &str,
+    consultations_uri: &str,
     issuer: &TokenIssuer,
 ) -> anyhow::Result<Loaded> {
     let callers = Callers::new(members_uri, issuer)?;
     let desk = proposals::Desk::new(proposals_uri, issuer)?;
+    let office = consultations::Office::new(consultations_uri, issuer)?;
     let members = !ledger::loaded(&callers).await;
-    if !members && proposals::loaded(&desk).await? {
+    let consulted = consultations::loaded(&office).await?;
+    if !members && consulted && proposals::loaded(&desk).await? {
         return Ok(Loaded::Already);
     }
     let roll = if members {
@@ -410,7 +499,6 @@ pub async fn load(
     } else {
         registered(&callers).await?
     };
-    // The proposals need only the roll: they load alongside the rest.
     let organised = async {
         if members {
             organisation::load(&callers, &roll).await?;
@@ -418,12 +506,25 @@ pub async fn load(
         }
         anyhow::Ok(())
     };
-    let ((), proposals) = tokio::try_join!(organised, proposals::load(&desk, &roll))?;
-    Ok(Loaded::Now { members, proposals })
+    let consulting = async {
+        if consulted {
+            return anyhow::Ok(None);
+        }
+        let loaded = consultations::load(office, &roll).await?;
+        // Its duty entries come to the members service through the intake;
+        // the demo is loaded when they are there.
+        ledger::credited(&callers, consultations::CREDITED).await?;
+        Ok(Some(loaded))
+    };
+    let ((), proposals, consultations) =
+        tokio::try_join!(organised, proposals::load(&desk, &roll), consulting)?;
+    Ok(Loaded::Now {
+        members,
+        proposals,
+        consultations,
+    })
 }
 
-/// The committee, its sectors, special committees and members, and the
-/// special committees' seats.
 async fn registry(callers: &Callers) -> anyhow::Result<Roll> {
     let mut committees =
         CommitteeServiceClient::with_interceptor(callers.channel.clone(), callers.admin.clone());

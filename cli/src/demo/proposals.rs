@@ -22,12 +22,10 @@
 //! is finished by the next one; a finished load is seen and skipped.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::task::JoinSet;
 use tonic::Code;
 
 use cppcc_kit::auth::{Role, TokenIssuer, TokenRequest};
@@ -40,7 +38,9 @@ use pb::proposal_follow_up_service_client::ProposalFollowUpServiceClient;
 use pb::proposal_office_service_client::ProposalOfficeServiceClient;
 use pb::proposal_service_client::ProposalServiceClient;
 
-use super::{COMMITTEE, DemoMember, Rng, Roll, SECTORS, SPECIAL_COMMITTEES, request_id};
+use super::{
+    COMMITTEE, DemoMember, Pool, Rng, Roll, SECTORS, SPECIAL_COMMITTEES, in_parallel, request_id,
+};
 
 /// Proposals of the third session (2023).
 pub const PROPOSALS_2023: usize = 200;
@@ -66,8 +66,6 @@ const EVALUATORS: usize = 30;
 const UNITS_EVALUATED: usize = 6;
 /// The year of the third session, whose work the demo shows.
 const YEAR: i32 = 2023;
-/// Calls in flight at once.
-const IN_FLIGHT: usize = 8;
 
 /// The handling units (承办单位): the county's departments and bodies that
 /// answer proposals, with the kind of body each is.
@@ -1798,76 +1796,6 @@ pub(super) async fn load(desk: &Desk, roll: &Roll) -> anyhow::Result<Summary> {
             .count(),
         units: ctx.units.len(),
     })
-}
-
-/// Tasks run `IN_FLIGHT` at a time, their results given back in the order
-/// the tasks were started; the first failure stops the rest.
-struct Pool<R> {
-    running: JoinSet<anyhow::Result<(usize, R)>>,
-    done: Vec<(usize, R)>,
-    started: usize,
-}
-
-impl<R: Send + 'static> Pool<R> {
-    fn new() -> Pool<R> {
-        Pool {
-            running: JoinSet::new(),
-            done: Vec::new(),
-            started: 0,
-        }
-    }
-
-    /// Starts `task` once a slot is free.
-    async fn start(
-        &mut self,
-        task: impl Future<Output = anyhow::Result<R>> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        if self.running.len() == IN_FLIGHT {
-            self.join_one().await?;
-        }
-        let i = self.started;
-        self.started += 1;
-        self.running
-            .spawn(async move { task.await.map(|r| (i, r)) });
-        Ok(())
-    }
-
-    async fn join_one(&mut self) -> anyhow::Result<()> {
-        let done = self
-            .running
-            .join_next()
-            .await
-            .context("a task is running")?
-            .context("a task of the demo failed")??;
-        self.done.push(done);
-        Ok(())
-    }
-
-    /// Waits for every task started.
-    async fn finish(mut self) -> anyhow::Result<Vec<R>> {
-        while !self.running.is_empty() {
-            self.join_one().await?;
-        }
-        self.done.sort_by_key(|(i, _)| *i);
-        Ok(self.done.into_iter().map(|(_, r)| r).collect())
-    }
-}
-
-/// Runs `work` on every item, `IN_FLIGHT` at a time, and gives the results
-/// in the items' order.
-async fn in_parallel<T, R, Fut>(
-    items: impl IntoIterator<Item = T>,
-    work: impl Fn(T) -> Fut,
-) -> anyhow::Result<Vec<R>>
-where
-    R: Send + 'static,
-    Fut: Future<Output = anyhow::Result<R>> + Send + 'static,
-{
-    let mut pool = Pool::new();
-    for item in items {
-        pool.start(work(item)).await?;
-    }
-    pool.finish().await
 }
 
 /// The handling units, made where missing; their names by display name.
