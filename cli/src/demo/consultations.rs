@@ -19,12 +19,11 @@
 //! next one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tonic::Code;
 
-use cppcc_kit::auth::{Role, TokenIssuer, TokenRequest};
+use cppcc_kit::auth::{Role, TokenIssuer};
 use cppcc_kit::client::{Authed, Bearer};
 use cppcc_proto::common::v1::{Date, DutyKind, LeaderInstruction, Money};
 use cppcc_proto::consultations::v1 as pb;
@@ -33,7 +32,7 @@ use pb::consultation_plan_service_client::ConsultationPlanServiceClient;
 use pb::consultation_result_service_client::ConsultationResultServiceClient;
 use pb::platform_service_client::PlatformServiceClient;
 
-use super::{COMMITTEE, Rng, Roll, TOWNSHIPS, VILLAGES, in_parallel, request_id};
+use super::{COMMITTEE, Rng, Roll, TOWNSHIPS, VILLAGES, distinct, in_parallel, request_id};
 
 /// Platforms by level, as the seed counts them.
 pub const PLATFORMS: [(pb::PlatformLevel, usize); 3] = [
@@ -278,16 +277,7 @@ pub(super) struct Office {
 
 impl Office {
     pub(super) fn new(uri: &str, issuer: &TokenIssuer) -> anyhow::Result<Office> {
-        let bearer = |role: Role, subject: &str| {
-            Bearer::new(&issuer.issue(&TokenRequest {
-                subject,
-                role,
-                committee: COMMITTEE,
-                member: None,
-                unit: None,
-                ttl: Duration::from_secs(3600),
-            }))
-        };
+        let bearer = |role, subject| super::bearer(issuer, role, subject, None, None);
         Ok(Office {
             channel: cppcc_kit::client::channel(uri)?,
             staff: bearer(Role::Staff, "demo-consultations"),
@@ -411,15 +401,6 @@ struct Planned {
     instruction: Option<usize>,
     /// The step it reaches (8: archived).
     target: i32,
-}
-
-fn distinct(rng: &mut Rng, members: usize, n: usize) -> Vec<usize> {
-    let mut all: Vec<usize> = (0..members).collect();
-    for i in 0..n {
-        all.swap(i, i + rng.below(members - i));
-    }
-    all.truncate(n);
-    all
 }
 
 fn activity(

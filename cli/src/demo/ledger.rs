@@ -18,7 +18,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::duty_record_service_client::DutyRecordServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
 
-use super::{Callers, DemoMember, Rng, Roll, request_id};
+use super::{Callers, DemoMember, Rng, Roll, distinct, request_id};
 
 /// Term totals, by kind, as the seed gives them.
 /// (The term's 460 调研视察 and 235 基层协商议事 entries are credited by the
@@ -61,16 +61,6 @@ fn some_day(rng: &mut Rng, year: i32) -> Date {
         month: 1 + rng.below(12) as i32,
         day: 1 + rng.below(28) as i32,
     }
-}
-
-/// Distinct members, `n` of `members`.
-fn distinct(rng: &mut Rng, members: usize, n: usize) -> Vec<usize> {
-    let mut all: Vec<usize> = (0..members).collect();
-    for i in 0..n {
-        all.swap(i, i + rng.below(members - i));
-    }
-    all.truncate(n);
-    all
 }
 
 /// The ledger of the demo's members, the same every time.

@@ -422,6 +422,34 @@ pub(crate) fn request_id(what: &str) -> String {
     .to_string()
 }
 
+/// A token of the demo committee, valid for an hour.
+pub(crate) fn bearer(
+    issuer: &TokenIssuer,
+    role: Role,
+    subject: &str,
+    member: Option<&str>,
+    unit: Option<&str>,
+) -> Bearer {
+    Bearer::new(&issuer.issue(&TokenRequest {
+        subject,
+        role,
+        committee: COMMITTEE,
+        member,
+        unit,
+        ttl: Duration::from_secs(3600),
+    }))
+}
+
+/// `n` distinct indexes below `members`.
+fn distinct(rng: &mut Rng, members: usize, n: usize) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..members).collect();
+    for i in 0..n {
+        all.swap(i, i + rng.below(members - i));
+    }
+    all.truncate(n);
+    all
+}
+
 /// The callers the demo acts as: the office, its staff, a county leader
 /// and the information centre.
 struct Callers {
@@ -433,16 +461,7 @@ struct Callers {
 
 impl Callers {
     fn new(members_uri: &str, issuer: &TokenIssuer) -> anyhow::Result<Callers> {
-        let bearer = |role: Role, subject: &str| {
-            Bearer::new(&issuer.issue(&TokenRequest {
-                subject,
-                role,
-                committee: COMMITTEE,
-                member: None,
-                unit: None,
-                ttl: Duration::from_secs(3600),
-            }))
-        };
+        let bearer = |role, subject| bearer(issuer, role, subject, None, None);
         Ok(Callers {
             channel: cppcc_kit::client::channel(members_uri)?,
             admin: bearer(Role::Admin, "cppcc-demo"),

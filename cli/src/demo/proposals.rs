@@ -23,12 +23,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tonic::Code;
 
-use cppcc_kit::auth::{Role, TokenIssuer, TokenRequest};
+use cppcc_kit::auth::{Role, TokenIssuer};
 use cppcc_kit::client::{Authed, Bearer};
 use cppcc_proto::common::v1::Date;
 use cppcc_proto::members::v1 as mpb;
@@ -39,7 +38,8 @@ use pb::proposal_office_service_client::ProposalOfficeServiceClient;
 use pb::proposal_service_client::ProposalServiceClient;
 
 use super::{
-    COMMITTEE, DemoMember, Pool, Rng, Roll, SECTORS, SPECIAL_COMMITTEES, in_parallel, request_id,
+    COMMITTEE, DemoMember, Pool, Rng, Roll, SECTORS, SPECIAL_COMMITTEES, bearer, in_parallel,
+    request_id,
 };
 
 /// Proposals of the third session (2023).
@@ -1633,24 +1633,6 @@ impl Desk {
     fn catalogue(&self) -> ProposalOfficeServiceClient<Authed> {
         ProposalOfficeServiceClient::with_interceptor(self.channel.clone(), self.office.clone())
     }
-}
-
-/// A token of the demo committee, valid for an hour.
-fn bearer(
-    issuer: &TokenIssuer,
-    role: Role,
-    subject: &str,
-    member: Option<&str>,
-    unit: Option<&str>,
-) -> Bearer {
-    Bearer::new(&issuer.issue(&TokenRequest {
-        subject,
-        role,
-        committee: COMMITTEE,
-        member,
-        unit,
-        ttl: Duration::from_secs(3600),
-    }))
 }
 
 fn committee() -> String {
