@@ -840,76 +840,71 @@ async fn drive(
         request_id: request_id(&format!("{}/result", p.key)),
     };
     if now.step >= p.target {
-        let made = results.create_consultation_result(result()).await?;
-        let made = made.into_inner().result.context("a result in the answer")?;
-        return Ok((made.name, day.year, p.result));
+        let sent = send_result(&mut results, result()).await?;
+        return Ok((sent, day.year, p.result));
     }
-    if !now.archived {
-        for (k, text) in p.opinions.iter().enumerate() {
-            activities
-                .add_opinion(pb::AddOpinionRequest {
-                    parent: name.clone(),
-                    opinion: Some(pb::Opinion {
-                        text: (*text).into(),
-                        source: "参会群众".into(),
-                        ..Default::default()
-                    }),
-                    request_id: request_id(&format!("{}/opinion/{k}", p.key)),
-                })
-                .await
-                .with_context(|| format!("adding an opinion to {name}"))?;
-        }
-        for (k, (matter, _)) in p.problems.iter().enumerate() {
-            let (what, owner, _) = MATTERS[*matter];
-            activities
-                .add_problem(pb::AddProblemRequest {
-                    parent: name.clone(),
-                    problem: Some(pb::Problem {
-                        description: what.into(),
-                        owner: owner.into(),
-                        ..Default::default()
-                    }),
-                    request_id: request_id(&format!("{}/problem/{k}", p.key)),
-                })
-                .await
-                .with_context(|| format!("adding a problem to {name}"))?;
-        }
-        let listed = activities
-            .list_problems(pb::ListProblemsRequest {
+    // Short of its planned step, so not archived: opinions and problems may
+    // still be added (each once, under its request id).
+    for (k, text) in p.opinions.iter().enumerate() {
+        activities
+            .add_opinion(pb::AddOpinionRequest {
                 parent: name.clone(),
+                opinion: Some(pb::Opinion {
+                    text: (*text).into(),
+                    source: "参会群众".into(),
+                    ..Default::default()
+                }),
+                request_id: request_id(&format!("{}/opinion/{k}", p.key)),
             })
             .await
-            .with_context(|| format!("listing {name}'s problems"))?
-            .into_inner()
-            .problems;
-        for (problem, (matter, solved)) in listed.iter().zip(&p.problems) {
-            if *solved && problem.status != pb::ProblemStatus::Solved as i32 {
-                activities
-                    .update_problem_status(pb::UpdateProblemStatusRequest {
-                        name: problem.name.clone(),
-                        status: pb::ProblemStatus::Solved as i32,
-                        resolution: MATTERS[*matter].2.into(),
-                    })
-                    .await
-                    .with_context(|| format!("solving {}", problem.name))?;
-            }
+            .with_context(|| format!("adding an opinion to {name}"))?;
+    }
+    for (k, (matter, _)) in p.problems.iter().enumerate() {
+        let (what, owner, _) = MATTERS[*matter];
+        activities
+            .add_problem(pb::AddProblemRequest {
+                parent: name.clone(),
+                problem: Some(pb::Problem {
+                    description: what.into(),
+                    owner: owner.into(),
+                    ..Default::default()
+                }),
+                request_id: request_id(&format!("{}/problem/{k}", p.key)),
+            })
+            .await
+            .with_context(|| format!("adding a problem to {name}"))?;
+    }
+    let listed = activities
+        .list_problems(pb::ListProblemsRequest {
+            parent: name.clone(),
+        })
+        .await
+        .with_context(|| format!("listing {name}'s problems"))?
+        .into_inner()
+        .problems;
+    for (problem, (matter, solved)) in listed.iter().zip(&p.problems) {
+        if *solved && problem.status != pb::ProblemStatus::Solved as i32 {
+            activities
+                .update_problem_status(pb::UpdateProblemStatusRequest {
+                    name: problem.name.clone(),
+                    status: pb::ProblemStatus::Solved as i32,
+                    resolution: MATTERS[*matter].2.into(),
+                })
+                .await
+                .with_context(|| format!("solving {}", problem.name))?;
         }
     }
-    let mut made = None;
+    // The result goes out with step 5; past it, it is there already.
+    let mut sent = None;
+    if now.step >= 5 {
+        sent = Some(send_result(&mut results, result()).await?);
+    }
     for step in now.step + 1..=p.target {
-        if step == 5 || made.is_none() && step > 5 {
-            made = Some(
-                results
-                    .create_consultation_result(result())
-                    .await
-                    .with_context(|| format!("sending {name}'s result"))?
-                    .into_inner()
-                    .result
-                    .context("a result in the answer")?
-                    .name,
-            );
+        if step == 5 {
+            sent = Some(send_result(&mut results, result()).await?);
         }
-        let result_name = made.clone().unwrap_or_default();
+        // Read only at steps 6 and 7, after the result went out.
+        let result_name = sent.clone().unwrap_or_default();
         if step == 6
             && let Some(leader) = p.instruction
         {
@@ -962,19 +957,28 @@ async fn drive(
             .await
             .with_context(|| format!("taking step {step} of {name}"))?;
     }
-    let made = match made {
-        Some(made) => made,
-        None => {
-            results
-                .create_consultation_result(result())
-                .await?
-                .into_inner()
-                .result
-                .context("a result in the answer")?
-                .name
-        }
-    };
-    Ok((made, day.year, p.result))
+    let sent = sent.context("every planned activity gets past step 5")?;
+    Ok((sent, day.year, p.result))
+}
+
+/// Sends an activity's result; under its request id, the same one each time.
+async fn send_result(
+    results: &mut ConsultationResultServiceClient<Authed>,
+    request: pb::CreateConsultationResultRequest,
+) -> anyhow::Result<String> {
+    let activity = request
+        .result
+        .as_ref()
+        .map(|r| r.activity.clone())
+        .unwrap_or_default();
+    Ok(results
+        .create_consultation_result(request)
+        .await
+        .with_context(|| format!("sending {activity}'s result"))?
+        .into_inner()
+        .result
+        .context("a result in the answer")?
+        .name)
 }
 
 /// Five issues of 《建言资政》 a year, the year's reports first.

@@ -59,16 +59,19 @@ impl Members {
         })
     }
 
+    /// This service's own token, fresh for each call.
+    fn bearer(&self) -> Bearer {
+        Bearer::new(&self.issuer.service_token(self.subject, TOKEN_TTL))
+    }
+
     fn client(&self) -> MemberServiceClient<Authed> {
-        let token = self.issuer.service_token(self.subject, TOKEN_TTL);
-        MemberServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token))
+        MemberServiceClient::with_interceptor(self.channel.clone(), self.bearer())
     }
 
     /// The day `committee`'s current term began, if the registry has one.
     pub async fn term_start(&self, committee: &str) -> Result<Option<time::Date>, ServiceError> {
-        let token = self.issuer.service_token(self.subject, TOKEN_TTL);
         let mut client =
-            CommitteeServiceClient::with_interceptor(self.channel.clone(), Bearer::new(&token));
+            CommitteeServiceClient::with_interceptor(self.channel.clone(), self.bearer());
         let mut request = tonic::Request::new(mpb::GetCommitteeRequest {
             name: committee_name(committee),
         });

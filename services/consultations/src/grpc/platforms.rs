@@ -333,11 +333,8 @@ impl pb::platform_service_server::PlatformService for Api {
         )
         .await?;
         let mut conn = self.db.acquire().await?;
-        let row = store::budget(&mut conn, &committee, year, None)
-            .await
-            .map_err(classify_db_error)?;
         Ok(Response::new(pb::GetPlatformBudgetResponse {
-            budget: Some(budget(&name, year, &row)),
+            budget: Some(read_budget(&mut conn, &committee, year).await?),
         }))
     }
 
@@ -463,7 +460,7 @@ impl pb::platform_service_server::PlatformService for Api {
         let others = store::budget(change.conn(), &committee, year, Some(platform.id))
             .await
             .map_err(classify_db_error)?;
-        let budget_name = format!("committees/{committee}/platformBudgets/{year}");
+        let budget_name = budget_resource(&committee, year);
         let Some(amount) = others.amount_fen else {
             return Err(ServiceError::failed_precondition(
                 "NO_BUDGET",
@@ -529,6 +526,23 @@ impl Api {
     }
 }
 
+/// The name of `committee`'s platform budget of `year`.
+fn budget_resource(committee: &str, year: i16) -> String {
+    format!("committees/{committee}/platformBudgets/{year}")
+}
+
+/// A year's platform budget as the contract gives it.
+pub(crate) async fn read_budget(
+    conn: &mut crate::store::Conn,
+    committee: &str,
+    year: i16,
+) -> Result<pb::PlatformBudget, ServiceError> {
+    let row = store::budget(conn, committee, year, None)
+        .await
+        .map_err(classify_db_error)?;
+    Ok(budget(&budget_resource(committee, year), year, &row))
+}
+
 /// `committees/{committee}/platformBudgets/{year}`: the committee and year.
 fn budget_name(field: &str, name: &str) -> Result<(String, i16), ServiceError> {
     let bad = || {
@@ -576,7 +590,7 @@ fn money(field: &str, m: Option<&Money>) -> Result<i64, ServiceError> {
     }
 }
 
-pub(crate) fn budget(name: &str, year: i16, r: &store::BudgetRow) -> pb::PlatformBudget {
+fn budget(name: &str, year: i16, r: &store::BudgetRow) -> pb::PlatformBudget {
     pb::PlatformBudget {
         name: name.to_owned(),
         year: year.into(),

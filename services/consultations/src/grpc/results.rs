@@ -627,9 +627,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             store::platform_figures(&mut conn, &committee)
                 .await
                 .map_err(classify_db_error)?;
-        let budget = crate::store::platforms::budget(&mut conn, &committee, year, None)
-            .await
-            .map_err(classify_db_error)?;
+        let budget = super::platforms::read_budget(&mut conn, &committee, year).await?;
         let (_, plan_completion) = super::plans::progress(&mut conn, &committee, year).await?;
         Ok(Response::new(pb::GetConsultationStatisticsResponse {
             year: Some(figures(&year_figures)),
@@ -641,11 +639,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
                 pb::PlatformLevel::try_from(n).ok().map(|k| k.as_str_name())
             }),
             platforms_compliant: platforms_compliant as i32,
-            budget: Some(super::platforms::budget(
-                &format!("committees/{committee}/platformBudgets/{year}"),
-                year,
-                &budget,
-            )),
+            budget: Some(budget),
         }))
     }
 }

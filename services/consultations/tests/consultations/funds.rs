@@ -41,6 +41,19 @@ async fn read_budget(suite: &Suite) -> pb::PlatformBudget {
         .unwrap()
 }
 
+async fn read_fund(suite: &Suite, platform: &pb::Platform, year: i32) -> pb::PlatformFund {
+    suite
+        .platforms(&staff())
+        .get_platform_fund(pb::GetPlatformFundRequest {
+            name: format!("{}/funds/{year}", platform.name),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .fund
+        .unwrap()
+}
+
 #[tokio::test]
 async fn platform_funds_stay_within_the_years_budget() {
     let (suite, _) = Suite::seeded(0).await;
@@ -186,29 +199,13 @@ async fn platform_funds_stay_within_the_years_budget() {
         (after.allotted, after.spent, after.platforms_funded),
         (money(50_000_000), money(27_000_000), 2)
     );
-    let anju_fund = platforms
-        .get_platform_fund(pb::GetPlatformFundRequest {
-            name: format!("{}/funds/2023", anju.name),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .fund
-        .unwrap();
+    let anju_fund = read_fund(&suite, &anju, 2023).await;
     assert_eq!(
         (anju_fund.allotted, anju_fund.spent),
         (money(15_000_000), money(15_000_000))
     );
     // A year nothing was allotted in reads as zero.
-    let other_year = platforms
-        .get_platform_fund(pb::GetPlatformFundRequest {
-            name: format!("{}/funds/2022", anju.name),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .fund
-        .unwrap();
+    let other_year = read_fund(&suite, &anju, 2022).await;
     assert_eq!(
         (other_year.allotted, other_year.spent),
         (money(0), money(0))
