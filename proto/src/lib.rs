@@ -53,5 +53,14 @@ pub mod consultations {
     }
 }
 
+/// Opinions: public-opinion reports, bulletins, upward forwarding,
+/// handling and quotas.
+pub mod opinions {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.opinions.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");
