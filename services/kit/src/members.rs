@@ -13,6 +13,7 @@ use crate::client::{Authed, Bearer, channel};
 use crate::names::{ChildName, committee_name};
 use cppcc_proto::members::v1 as mpb;
 use mpb::committee_service_client::CommitteeServiceClient;
+use mpb::liaison_network_service_client::LiaisonNetworkServiceClient;
 use mpb::member_service_client::MemberServiceClient;
 
 /// How long a call to the members service may take.
@@ -25,6 +26,15 @@ const TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
 pub struct Member {
     pub id: Uuid,
     pub display_name: String,
+}
+
+/// An informant (信息员) as another service records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Informant {
+    pub id: Uuid,
+    pub display_name: String,
+    /// The liaison station the informant reports through.
+    pub station: Option<Uuid>,
 }
 
 /// The members service, as this service asks it.
@@ -68,19 +78,103 @@ impl Members {
         MemberServiceClient::with_interceptor(self.channel.clone(), self.bearer())
     }
 
-    /// The day `committee`'s current term began, if the registry has one.
-    pub async fn term_start(&self, committee: &str) -> Result<Option<time::Date>, ServiceError> {
+    /// `committee` as the registry has it, if it does.
+    async fn committee(&self, committee: &str) -> Result<Option<mpb::Committee>, ServiceError> {
         let mut client =
             CommitteeServiceClient::with_interceptor(self.channel.clone(), self.bearer());
         let mut request = tonic::Request::new(mpb::GetCommitteeRequest {
             name: committee_name(committee),
         });
         request.set_timeout(CALL_TIMEOUT);
-        let found = match client.get_committee(request).await {
-            Ok(r) => r.into_inner().committee,
-            Err(s) if s.code() == Code::NotFound => return Ok(None),
+        match client.get_committee(request).await {
+            Ok(r) => Ok(r.into_inner().committee),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+
+    /// The id of `committee`'s parent committee, if it has one.
+    pub async fn parent(&self, committee: &str) -> Result<Option<String>, ServiceError> {
+        Ok(self
+            .committee(committee)
+            .await?
+            .and_then(|c| crate::names::committee_id(&c.parent).map(str::to_owned)))
+    }
+
+    /// The opinion reports each staff member owes `committee` a month.
+    pub async fn monthly_opinion_quota(&self, committee: &str) -> Result<i32, ServiceError> {
+        let mut client =
+            CommitteeServiceClient::with_interceptor(self.channel.clone(), self.bearer());
+        let mut request = tonic::Request::new(mpb::GetCommitteeSettingsRequest {
+            name: format!("{}/settings", committee_name(committee)),
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        match client.get_committee_settings(request).await {
+            Ok(r) => Ok(r
+                .into_inner()
+                .settings
+                .and_then(|s| s.monthly_opinion_quota)
+                .unwrap_or(1)),
+            Err(s) if s.code() == Code::NotFound => Ok(1),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+
+    /// The informant `name` of `committee`, still reporting; refused under
+    /// `field` when it is not.
+    pub async fn informant(
+        &self,
+        committee: &str,
+        field: &str,
+        name: &str,
+    ) -> Result<Informant, ServiceError> {
+        let not_ours = || {
+            ServiceError::invalid(
+                field,
+                format!("`{name}` is not an informant of committees/{committee}"),
+            )
+        };
+        let id = match ChildName::parse(name, "informants") {
+            Some(c) if c.committee == committee => c.id,
+            Some(_) => return Err(not_ours()),
+            None => {
+                return Err(ServiceError::invalid(
+                    field,
+                    format!(
+                        "`{name}` is not an informant name like `committees/{committee}/informants/{{id}}`"
+                    ),
+                ));
+            }
+        };
+        let mut client =
+            LiaisonNetworkServiceClient::with_interceptor(self.channel.clone(), self.bearer());
+        let mut request = tonic::Request::new(mpb::GetInformantRequest {
+            name: name.to_owned(),
+        });
+        request.set_timeout(CALL_TIMEOUT);
+        let found = match client.get_informant(request).await {
+            Ok(r) => r.into_inner().informant.ok_or_else(not_ours)?,
+            Err(s) if s.code() == Code::NotFound => return Err(not_ours()),
             Err(s) => return Err(unavailable(s)),
         };
+        if !found.active {
+            return Err(ServiceError::failed_precondition(
+                "INFORMANT_INACTIVE",
+                name,
+                format!("{} ({name}) no longer reports", found.display_name),
+            )
+            .with_metadata("current_state", "INACTIVE"));
+        }
+        Ok(Informant {
+            id,
+            display_name: found.display_name,
+            station: ChildName::parse(&found.liaison_station, "liaisonStations").map(|c| c.id),
+        })
+    }
+
+    /// The day `committee`'s current term began, if the registry has one.
+    pub async fn term_start(&self, committee: &str) -> Result<Option<time::Date>, ServiceError> {
+        let found = self.committee(committee).await?;
         Ok(found.and_then(|c| c.term_start_date).and_then(|d| {
             crate::convert::parse_date("term_start_date", Some(&d))
                 .ok()

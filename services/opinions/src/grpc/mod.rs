@@ -1,0 +1,417 @@
+//! The gRPC face of the opinions service: validate, check the caller,
+//! decide (`domain`), write (`store`), audit and publish.
+
+mod bulletins;
+mod quota;
+mod reports;
+mod upward;
+
+use std::collections::HashMap;
+
+use tonic::Request;
+use uuid::Uuid;
+
+use cppcc_kit::ServiceError;
+use cppcc_kit::auth::{Actor, Role};
+use cppcc_kit::change::Change;
+use cppcc_kit::convert::{date, timestamp};
+use cppcc_kit::db::Database;
+use cppcc_kit::error::classify_db_error;
+use cppcc_kit::json::to_json;
+use cppcc_kit::members::Members;
+use cppcc_kit::names::ChildName;
+use cppcc_proto::common::v1 as common;
+use cppcc_proto::events::v1 as events;
+use cppcc_proto::opinions::v1 as pb;
+
+use crate::delivery::Remotes;
+use crate::domain::{self, Forward, Handling, Review};
+use crate::store::{self, Conn, reports::ReportRow};
+
+/// Everyone who may read reports: every role but the security admin. A
+/// member sees only its own reports, a handling unit only those sent to it.
+const READERS: &[Role] = &[
+    Role::Admin,
+    Role::ProposalOffice,
+    Role::InfoCentre,
+    Role::Staff,
+    Role::Member,
+    Role::HandlingUnit,
+    Role::Leader,
+    Role::UpperCommittee,
+    Role::Auditor,
+    Role::Service,
+];
+/// Who records reports: the office, the information centre and staff (for
+/// informants and themselves), and members (their own).
+const SUBMITTERS: &[Role] = &[Role::Admin, Role::InfoCentre, Role::Staff, Role::Member];
+/// Who reviews, publishes, forwards and sends for handling: the
+/// information centre and the office.
+const CENTRE: &[Role] = &[Role::Admin, Role::InfoCentre];
+
+/// The four services on one API.
+#[derive(Clone, Debug)]
+pub struct Api {
+    db: Database,
+    members: Members,
+    remotes: Remotes,
+}
+
+impl Api {
+    pub fn new(db: Database, members: Members, remotes: Remotes) -> Api {
+        Api {
+            db,
+            members,
+            remotes,
+        }
+    }
+
+    /// The caller, checked for its role and committee.
+    async fn caller<T>(
+        &self,
+        request: &Request<T>,
+        roles: &[Role],
+        action: &str,
+        committee: &str,
+        resource: &str,
+    ) -> Result<Actor, ServiceError> {
+        self.db
+            .caller(request, roles, action, committee, resource)
+            .await
+    }
+}
+
+/// What of a committee's reports `actor` may see: a member its own, a
+/// handling unit those sent to it, anyone else all.
+fn visible<'a>(actor: &Actor, mut f: store::reports::Filter<'a>) -> store::reports::Filter<'a> {
+    let id = |name: &Option<String>, collection: &str| {
+        name.as_deref()
+            .and_then(|n| ChildName::parse(n, collection))
+            .map(|c| c.id)
+            // A caller without its own record sees nothing.
+            .unwrap_or(Uuid::nil())
+    };
+    match actor.role {
+        Role::Member => f.member = Some(id(&actor.member, "members")),
+        Role::HandlingUnit => f.unit = Some(id(&actor.unit, "units")),
+        _ => {}
+    }
+    f
+}
+
+/// The reports `rows` with all that was done with them.
+async fn view(conn: &mut Conn, rows: &[ReportRow]) -> Result<Vec<pb::OpinionReport>, ServiceError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let forwards = store::reports::forwards(conn, Some(&ids), None, false)
+        .await
+        .map_err(classify_db_error)?;
+    let handlings = store::reports::handlings(conn, &ids)
+        .await
+        .map_err(classify_db_error)?;
+    let published = store::reports::published(conn, &ids)
+        .await
+        .map_err(classify_db_error)?;
+    /// What was done with one report.
+    #[derive(Default)]
+    struct Done {
+        forwards: Vec<pb::Forward>,
+        handlings: Vec<pb::Handling>,
+        bulletins: Vec<String>,
+    }
+    let mut by_report: HashMap<Uuid, Done> = HashMap::new();
+    let committee_of: HashMap<Uuid, &str> = rows
+        .iter()
+        .map(|r| (r.id, r.committee_id.as_str()))
+        .collect();
+    for f in &forwards {
+        by_report
+            .entry(f.report_id)
+            .or_default()
+            .forwards
+            .push(forward(f));
+    }
+    for h in &handlings {
+        by_report
+            .entry(h.report_id)
+            .or_default()
+            .handlings
+            .push(handling(h));
+    }
+    for (report, bulletin) in published {
+        let c = committee_of.get(&report).copied().unwrap_or_default();
+        by_report
+            .entry(report)
+            .or_default()
+            .bulletins
+            .push(ChildName::format(c, "bulletins", bulletin));
+    }
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let done = by_report.remove(&r.id).unwrap_or_default();
+            report(r, done.forwards, done.handlings, done.bulletins)
+        })
+        .collect())
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredInstruction {
+    leader_name: String,
+    leader_title: String,
+    text: String,
+    date: String,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFollowUp {
+    note: String,
+    date: String,
+    actor: String,
+}
+
+fn stored_day(text: &str) -> Option<common::Date> {
+    time::Date::parse(text, &time::format_description::well_known::Iso8601::DATE)
+        .ok()
+        .map(date)
+}
+
+fn report(
+    r: &ReportRow,
+    forwards: Vec<pb::Forward>,
+    handlings: Vec<pb::Handling>,
+    bulletins: Vec<String>,
+) -> pb::OpinionReport {
+    let c = &r.committee_id;
+    let instructions: Vec<StoredInstruction> =
+        serde_json::from_value(r.instructions.clone()).unwrap_or_default();
+    let review = Review::from_number(r.review_state).unwrap_or(Review::Submitted);
+    let fstates: Vec<Forward> = forwards
+        .iter()
+        .filter_map(|f| Forward::from_number(f.state as i16))
+        .collect();
+    let hstates: Vec<Handling> = handlings
+        .iter()
+        .filter_map(|h| Handling::from_number(h.state as i16))
+        .collect();
+    let status = domain::status(
+        review,
+        &fstates,
+        &hstates,
+        !bulletins.is_empty(),
+        !instructions.is_empty(),
+    );
+    let name_of = |collection: &str, id: Option<Uuid>| {
+        id.map(|id| ChildName::format(c, collection, id))
+            .unwrap_or_default()
+    };
+    pb::OpinionReport {
+        name: ChildName::format(c, "opinionReports", r.id),
+        title: r.title.clone(),
+        content: r.content.clone(),
+        category: r.category.into(),
+        contributor_kind: r.contributor_kind.into(),
+        member: name_of("members", r.member_id),
+        informant: name_of("informants", r.informant_id),
+        staff: name_of("opinionStaff", r.staff_id),
+        contributor_display_name: r.contributor_name.clone(),
+        liaison_station: name_of("liaisonStations", r.station_id),
+        township: r.township.clone(),
+        submit_date: Some(date(r.submit_day)),
+        source_proposal: name_of("proposals", r.source_proposal),
+        review_state: r.review_state.into(),
+        review_reason: r.review_reason.clone(),
+        review_date: r.review_day.map(date),
+        edited: r.original_title.is_some(),
+        original_title: r.original_title.clone().unwrap_or_default(),
+        original_content: r.original_content.clone().unwrap_or_default(),
+        bulletins,
+        forwards,
+        handlings,
+        instructions: instructions
+            .iter()
+            .map(|i| common::LeaderInstruction {
+                leader_name: i.leader_name.clone(),
+                leader_title: i.leader_title.clone(),
+                text: i.text.clone(),
+                date: stored_day(&i.date),
+            })
+            .collect(),
+        status: status.into(),
+        create_time: Some(timestamp(r.create_time)),
+        update_time: Some(timestamp(r.update_time)),
+    }
+}
+
+fn forward(f: &store::reports::ForwardRow) -> pb::Forward {
+    pb::Forward {
+        name: format!(
+            "{}/forwards/{}",
+            ChildName::format(&f.committee_id, "opinionReports", f.report_id),
+            f.id
+        ),
+        target: cppcc_kit::names::committee_name(&f.target),
+        state: f.state.into(),
+        forward_date: Some(date(f.forward_day)),
+        decision_date: f.decision_day.map(date),
+        decision_note: f.decision_note.clone(),
+        failed_attempts: f.failed_attempts,
+        last_error: f.last_error.clone(),
+    }
+}
+
+fn handling(h: &store::reports::HandlingRow) -> pb::Handling {
+    let follow_ups: Vec<StoredFollowUp> =
+        serde_json::from_value(h.follow_ups.clone()).unwrap_or_default();
+    pb::Handling {
+        name: format!(
+            "{}/handlings/{}",
+            ChildName::format(&h.committee_id, "opinionReports", h.report_id),
+            h.id
+        ),
+        unit: ChildName::format(&h.committee_id, "units", h.unit_id),
+        unit_display_name: h.unit_name.clone(),
+        state: h.state.into(),
+        send_date: Some(date(h.send_day)),
+        feedback: h.feedback.clone(),
+        feedback_date: h.feedback_day.map(date),
+        follow_ups: follow_ups
+            .iter()
+            .map(|f| pb::FollowUp {
+                note: f.note.clone(),
+                date: stored_day(&f.date),
+                actor: f.actor.clone(),
+            })
+            .collect(),
+        close_date: h.close_day.map(date),
+    }
+}
+
+/// A sub-resource name: `committees/{c}/opinionReports/{r}/{sub}/{id}`:
+/// the report and the id.
+fn sub_name(field: &str, name: &str, sub: &str) -> Result<(ChildName, Uuid), ServiceError> {
+    let bad = || {
+        ServiceError::invalid(
+            field,
+            format!(
+                "`{name}` is not a name like `committees/{{committee}}/opinionReports/{{id}}/{sub}/{{id}}`"
+            ),
+        )
+    };
+    let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
+    let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
+    if segment != sub {
+        return Err(bad());
+    }
+    let id = Uuid::try_parse(id)
+        .ok()
+        .filter(|u| u.hyphenated().to_string() == id)
+        .ok_or_else(bad)?;
+    let parent = ChildName::parse(parent, "opinionReports").ok_or_else(bad)?;
+    Ok((parent, id))
+}
+
+/// A day given or today; never in the future, never before `not_before`.
+fn day_field(
+    field: &str,
+    given: Option<&common::Date>,
+    not_before: Option<(time::Date, &str)>,
+) -> Result<time::Date, ServiceError> {
+    let day =
+        cppcc_kit::convert::parse_date(field, given)?.unwrap_or_else(cppcc_kit::convert::today);
+    if day > cppcc_kit::convert::today() {
+        return Err(ServiceError::invalid(field, "must not be in the future"));
+    }
+    if let Some((earliest, what)) = not_before
+        && day < earliest
+    {
+        return Err(ServiceError::invalid(
+            field,
+            format!("must not be before {what} ({earliest})"),
+        ));
+    }
+    Ok(day)
+}
+
+/// A year field, 1949..=2200.
+fn year_field(field: &str, year: i32) -> Result<i16, ServiceError> {
+    if (1949..=2200).contains(&year) {
+        Ok(year as i16)
+    } else {
+        Err(ServiceError::invalid(
+            field,
+            format!("must be a year from 1949, not {year}"),
+        ))
+    }
+}
+
+/// A refused step as the caller's error.
+fn refused(subject: &str, e: domain::Refused) -> ServiceError {
+    ServiceError::failed_precondition(e.reason, subject, e.message)
+        .with_metadata("current_state", e.current)
+}
+
+/// Credits the report's member contributor with `kind`, for `source`.
+fn credit(
+    change: &mut Change,
+    r: &ReportRow,
+    kind: common::DutyKind,
+    day: time::Date,
+    evidence: &str,
+    source: &str,
+) {
+    let Some(member) = r.member_id else {
+        return;
+    };
+    let c = &r.committee_id;
+    change.publish(
+        c,
+        source,
+        &events::DutyPerformed {
+            members: vec![ChildName::format(c, "members", member)],
+            kind: kind as i32,
+            date: Some(date(day)),
+            evidence: format!("{evidence}：{}", r.title),
+            source: source.to_owned(),
+        },
+    );
+}
+
+/// Reads report `id` back after a change, audits the change from
+/// `before`, publishes it, and returns it.
+async fn changed(
+    change: &mut Change,
+    before: Option<&pb::OpinionReport>,
+    committee: &str,
+    id: Uuid,
+) -> Result<(ReportRow, pb::OpinionReport), ServiceError> {
+    let row = store::reports::list(
+        change.conn(),
+        committee,
+        store::reports::Filter {
+            ids: Some(&[id]),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(classify_db_error)?
+    .pop()
+    .ok_or_else(|| ServiceError::internal("the report just changed is gone"))?;
+    let after = view(change.conn(), std::slice::from_ref(&row))
+        .await?
+        .pop()
+        .ok_or_else(|| ServiceError::internal("the report just changed is gone"))?;
+    change.audit(
+        committee,
+        &after.name,
+        before.map(to_json),
+        Some(to_json(&after)),
+    );
+    change.publish(
+        committee,
+        &after.name,
+        &pb::OpinionReportChanged {
+            report: Some(after.clone()),
+        },
+    );
+    Ok((row, after))
+}

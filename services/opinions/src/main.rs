@@ -1,0 +1,19 @@
+//! `cppcc-opinions`: the opinions service on its own.
+
+use clap::Parser as _;
+use cppcc_opinions::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let _telemetry = cppcc_kit::telemetry::init("cppcc-opinions", &config.telemetry)
+        .map_err(anyhow::Error::from_boxed)?;
+    let server = cppcc_opinions::server(&config)
+        .await
+        .map_err(anyhow::Error::from_boxed)?;
+    let listener = cppcc_kit::server::bind(config.addr, "--addr / CPPCC_OPINIONS_ADDR").await?;
+    server
+        .serve(listener, cppcc_kit::server::shutdown_signal())
+        .await
+        .map_err(anyhow::Error::from_boxed)
+}
