@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod conversion;
 pub mod domain;
 pub mod grpc;
 pub mod store;
@@ -64,6 +65,11 @@ pub struct Config {
     /// The key id (`kid`) to put in those tokens.
     #[arg(long = "service-key-id", env = "CPPCC_SERVICE_KEY_ID")]
     pub service_key_id: Option<String>,
+    /// The opinions service, which takes proposals turned into opinion
+    /// reports (e.g. `http://opinions:50067`). Without it, converted
+    /// proposals wait, pending, until it is given.
+    #[arg(long = "opinions-uri", env = "CPPCC_PROPOSALS_OPINIONS_URI")]
+    pub opinions_uri: Option<String>,
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
@@ -83,6 +89,13 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         config.service_key_id.clone(),
         &config.auth,
     )?;
+    let opinions = match config.opinions_uri.as_deref().filter(|u| !u.is_empty()) {
+        Some(uri) => Some(conversion::Opinions::new(uri, issuer.clone())?),
+        None => {
+            tracing::info!("no --opinions-uri: converted proposals wait, pending");
+            None
+        }
+    };
     let members = cppcc_kit::members::Members::new(
         &config.members_uri,
         "--members-uri (CPPCC_PROPOSALS_MEMBERS_URI)",
@@ -90,9 +103,13 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         "cppcc-proposals",
     )?;
     let api = grpc::Api::new(db.clone(), members);
-    Ok(Server::new(db, verifier, &config.server)?
+    let mut server = Server::new(db.clone(), verifier, &config.server)?
         .add_service(ProposalOfficeServiceServer::new(api.clone()))
         .add_service(ProposalServiceServer::new(api.clone()))
         .add_service(ProposalFollowUpServiceServer::new(api.clone()))
-        .add_service(ProposalAssessmentServiceServer::new(api)))
+        .add_service(ProposalAssessmentServiceServer::new(api));
+    if let Some(opinions) = opinions {
+        server = server.add_worker(move |stop| conversion::run(db, opinions, stop));
+    }
+    Ok(server)
 }

@@ -168,6 +168,7 @@ impl Bench {
             members_uri: format!("http://{members}"),
             service_key: secrecy::SecretString::from(self.env.keys.jwt_private.clone()),
             service_key_id: None,
+            opinions_uri: None,
             database: self.env.access.args("proposals"),
             auth: self.env.auth(),
             server: self.env.server(),

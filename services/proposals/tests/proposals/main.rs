@@ -44,6 +44,8 @@ struct Suite {
     db: TestDatabase,
     members: Running,
     proposals: Running,
+    /// The opinions service, which takes converted proposals.
+    opinions: Running,
 }
 
 impl Suite {
@@ -53,6 +55,8 @@ impl Suite {
         let proposals_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let members_uri = format!("http://{}", members_listener.local_addr().unwrap());
         let proposals_uri = format!("http://{}", proposals_listener.local_addr().unwrap());
+        let opinions_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let opinions_uri = format!("http://{}", opinions_listener.local_addr().unwrap());
         let members = cppcc_members::server(&cppcc_members::Config {
             addr: members_listener.local_addr().unwrap(),
             database: db.args("members"),
@@ -76,6 +80,7 @@ impl Suite {
             members_uri,
             service_key: cppcc_tests::signing_key(),
             service_key_id: None,
+            opinions_uri: Some(opinions_uri),
             database: db.args("proposals"),
             auth: cppcc_tests::auth_args(),
             server: cppcc_tests::server_args(),
@@ -83,7 +88,21 @@ impl Suite {
         })
         .await
         .expect("the proposals service starts");
+        let opinions = cppcc_opinions::server(&cppcc_opinions::Config {
+            addr: opinions_listener.local_addr().unwrap(),
+            members_uri: format!("http://{}", members_listener.local_addr().unwrap()),
+            remotes: vec![],
+            service_key: cppcc_tests::signing_key(),
+            service_key_id: None,
+            database: db.args("opinions"),
+            auth: cppcc_tests::auth_args(),
+            server: cppcc_tests::server_args(),
+            telemetry: telemetry(),
+        })
+        .await
+        .expect("the opinions service starts");
         Suite {
+            opinions: cppcc_tests::serve_on(opinions, opinions_listener).await,
             members: cppcc_tests::serve_on(members, members_listener).await,
             proposals: cppcc_tests::serve_on(proposals, proposals_listener).await,
             db,

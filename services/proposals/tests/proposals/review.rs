@@ -392,6 +392,38 @@ async fn bad_input_is_refused_precisely_and_changes_nothing() {
         converted.conversion.unwrap().state,
         pb::ConversionState::Pending as i32
     );
+    // Handed to the opinions service, which credits the proposer with it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let p = mine
+            .get_proposal(pb::GetProposalRequest {
+                name: made.name.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .proposal
+            .unwrap();
+        let c = p.conversion.unwrap();
+        if c.state == pb::ConversionState::Delivered as i32 {
+            break c.opinion_report;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let taken = cppcc_proto::opinions::v1::opinion_report_service_client::OpinionReportServiceClient::with_interceptor(
+        suite.opinions.channel(),
+        Bearer::new(&cppcc_tests::token(Role::InfoCentre, "suixian")),
+    )
+    .get_opinion_report(cppcc_proto::opinions::v1::GetOpinionReportRequest { name: report })
+    .await
+    .unwrap()
+    .into_inner()
+    .report
+    .unwrap();
+    assert_eq!(taken.source_proposal, made.name);
+    assert_eq!(taken.member, made.proposers[0].member);
+    assert_eq!(taken.title, made.title);
     let assign_converted = office
         .assign_proposal(pb::AssignProposalRequest {
             name: made.name.clone(),
