@@ -40,6 +40,9 @@ pub struct UpArgs {
         default_value = "127.0.0.1:50065"
     )]
     consultations_addr: SocketAddr,
+    /// Where the opinions service listens.
+    #[arg(long, env = "CPPCC_OPINIONS_ADDR", default_value = "127.0.0.1:50067")]
+    opinions_addr: SocketAddr,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -119,6 +122,11 @@ fn ports(args: &UpArgs) -> Vec<Port> {
             flag: "--consultations-addr / CPPCC_CONSULTATIONS_ADDR",
             addr: args.consultations_addr,
         },
+        Port {
+            name: "opinions",
+            flag: "--opinions-addr / CPPCC_OPINIONS_ADDR",
+            addr: args.opinions_addr,
+        },
     ]
 }
 
@@ -146,7 +154,7 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         pii: env.pii(),
         // Duty records follow the services whose events credit members.
         intake: env.intake(
-            ["proposals", "consultations"]
+            ["proposals", "consultations", "opinions"]
                 .into_iter()
                 .map(|name| cppcc_members::intake::Producer {
                     name: name.into(),
@@ -162,6 +170,8 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         members_uri: uri("members"),
         service_key: SecretString::from(env.keys.jwt_private.clone()),
         service_key_id: None,
+        // Proposals turned into opinion reports are handed over there.
+        opinions_uri: Some(uri("opinions")),
         database: env.access.args("proposals"),
         auth: env.auth(),
         server: env.server(),
@@ -173,6 +183,18 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         service_key: SecretString::from(env.keys.jwt_private.clone()),
         service_key_id: None,
         database: env.access.args("consultations"),
+        auth: env.auth(),
+        server: env.server(),
+        telemetry: args.telemetry.clone(),
+    };
+    // Both committees of the demo (随县 and its parent 随州) are served here.
+    let opinions = cppcc_opinions::Config {
+        addr: args.opinions_addr,
+        members_uri: uri("members"),
+        remotes: Vec::new(),
+        service_key: SecretString::from(env.keys.jwt_private.clone()),
+        service_key_id: None,
+        database: env.access.args("opinions"),
         auth: env.auth(),
         server: env.server(),
         telemetry: args.telemetry.clone(),
@@ -189,6 +211,10 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         Service {
             name: "consultations",
             build: Box::pin(async move { cppcc_consultations::server(&consultations).await }),
+        },
+        Service {
+            name: "opinions",
+            build: Box::pin(async move { cppcc_opinions::server(&opinions).await }),
         },
     ]
 }
@@ -238,10 +264,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .map(|(_, addr)| *addr)
             .expect("every service is part of the suite")
     };
-    let (members, proposals, consultations) = (
+    let (members, proposals, consultations, opinions) = (
         address("members"),
         address("proposals"),
         address("consultations"),
+        address("opinions"),
     );
 
     println!("cppcc is up; data in {}", data.root().display());
@@ -253,6 +280,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             &format!("http://{members}"),
             &format!("http://{proposals}"),
             &format!("http://{consultations}"),
+            &format!("http://{opinions}"),
             &env.keys.issuer()?,
         )
         .await
@@ -265,6 +293,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 members,
                 proposals,
                 consultations,
+                opinions,
             } => {
                 let registry = if members {
                     format!(
@@ -278,8 +307,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                     .map_or("its consultations were there already".to_owned(), |c| {
                         c.to_string()
                     });
+                let opinions = opinions
+                    .map_or("its opinion reports were there already".to_owned(), |o| {
+                        o.to_string()
+                    });
                 println!(
-                    "demo: 随县政协 (committees/suixian) loaded: {registry}; {proposals}; {consultations}"
+                    "demo: 随县政协 (committees/suixian) loaded: {registry}; {proposals}; {consultations}; {opinions}"
                 );
             }
         }
@@ -294,7 +327,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
          http://{proposals}/cppcc.proposals.v1.ProposalAssessmentService/GetProposalStatistics\n  \
          buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
-         http://{consultations}/cppcc.consultations.v1.ConsultationResultService/GetConsultationStatistics\n\nCtrl-C stops everything.",
+         http://{consultations}/cppcc.consultations.v1.ConsultationResultService/GetConsultationStatistics\n  \
+         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
+         -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
+         http://{opinions}/cppcc.opinions.v1.OpinionReportService/GetOpinionStatistics\n\nCtrl-C stops everything.",
         data = data.root().display()
     );
 
@@ -338,6 +374,14 @@ pub async fn migrate(data_dir: &Path) -> anyhow::Result<()> {
     .await
     .map_err(anyhow::Error::from_boxed)?;
     println!("migrated: consultations");
+    cppcc_kit::db::Database::connect(
+        cppcc_opinions::SCHEMA,
+        &access.args("opinions"),
+        &cppcc_opinions::MIGRATIONS,
+    )
+    .await
+    .map_err(anyhow::Error::from_boxed)?;
+    println!("migrated: opinions");
     if let Some(pg) = postgres {
         tokio::task::spawn_blocking(move || pg.stop()).await?;
     }

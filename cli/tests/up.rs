@@ -16,6 +16,7 @@ use cppcc_kit::client::Bearer;
 use cppcc_proto::common::v1::DutyKind;
 use cppcc_proto::consultations::v1 as cpb;
 use cppcc_proto::members::v1 as pb;
+use cppcc_proto::opinions::v1 as opb;
 use cppcc_proto::proposals::v1 as ppb;
 use pb::activity_group_service_client::ActivityGroupServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
@@ -29,6 +30,7 @@ struct Up {
     members: String,
     proposals: String,
     consultations: String,
+    opinions: String,
     demo: String,
 }
 
@@ -43,6 +45,8 @@ async fn up(data_dir: &std::path::Path) -> Up {
             "127.0.0.1:0",
             "--consultations-addr",
             "127.0.0.1:0",
+            "--opinions-addr",
+            "127.0.0.1:0",
             "--data-dir",
         ])
         .arg(data_dir)
@@ -54,8 +58,13 @@ async fn up(data_dir: &std::path::Path) -> Up {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut members, mut proposals, mut consultations, mut demo) =
-        (String::new(), String::new(), String::new(), String::new());
+    let (mut members, mut proposals, mut consultations, mut opinions, mut demo) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
     while demo.is_empty() {
         let line = tokio::time::timeout(Duration::from_secs(180), lines.next_line())
             .await
@@ -71,6 +80,9 @@ async fn up(data_dir: &std::path::Path) -> Up {
         if let Some(addr) = line.trim().strip_prefix("consultations") {
             consultations = addr.trim().to_owned();
         }
+        if let Some(addr) = line.trim().strip_prefix("opinions") {
+            opinions = addr.trim().to_owned();
+        }
         if line.starts_with("demo:") {
             demo = line;
         }
@@ -81,6 +93,7 @@ async fn up(data_dir: &std::path::Path) -> Up {
         members,
         proposals,
         consultations,
+        opinions,
         demo,
     }
 }
@@ -155,6 +168,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     organisation_and_duty_figures(&first.members, &token(&data_dir)).await;
     let proposals = proposal_figures(&first.proposals, &token(&data_dir)).await;
     let consultations = consultation_figures(&first.consultations, &token(&data_dir)).await;
+    let opinions = opinion_figures(&first.opinions, &token(&data_dir)).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -172,6 +186,11 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
         consultation_figures(&second.consultations, &token(&data_dir)).await,
         consultations,
         "the second start changed no consultation"
+    );
+    assert_eq!(
+        opinion_figures(&second.opinions, &token(&data_dir)).await,
+        opinions,
+        "the second start changed no opinion report"
     );
     stop(second).await;
     let _ = std::fs::remove_dir_all(&data_dir);
@@ -506,6 +525,52 @@ async fn proposal_figures(
 
 /// The seed's consultation figures for 2023 and the term, as the county
 /// office reads them; the whole answer, to compare across starts.
+/// The seed's opinion figures: 216 members' reports since the term began,
+/// 47 members reporting in 2023, 10+ forwarded to 随州市政协 and 6 adopted.
+async fn opinion_figures(addr: &str, token: &str) -> opb::OpinionStatistics {
+    let channel = cppcc_kit::client::channel(&format!("http://{addr}")).unwrap();
+    let stats = opb::opinion_report_service_client::OpinionReportServiceClient::with_interceptor(
+        channel,
+        Bearer::new(token),
+    )
+    .get_opinion_statistics(opb::GetOpinionStatisticsRequest {
+        committee: "committees/suixian".into(),
+        year: 2023,
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .statistics
+    .unwrap();
+    let (year, term) = (
+        stats.year_figures.clone().unwrap(),
+        stats.term_figures.clone().unwrap(),
+    );
+    assert_eq!(
+        term.submitted_by_members as usize,
+        demo::MEMBER_REPORTS,
+        "反映社情民意信息216篇"
+    );
+    assert_eq!(
+        year.submitted_by_members as usize,
+        demo::MEMBER_REPORTS_2023
+    );
+    assert_eq!(
+        year.member_contributors as usize,
+        demo::OPINION_MEMBERS_2023,
+        "今年共有47名委员"
+    );
+    assert!(
+        year.forwarded >= 10,
+        "报送给随州政协10余篇: {}",
+        year.forwarded
+    );
+    assert_eq!(year.adopted_upward, 6, "被随州政协采用了6篇");
+    assert!(year.instructions > 0 && year.published > 0 && year.submitted_by_informants > 0);
+    assert!(year.by_station.len() > 10 && !year.by_category.is_empty());
+    stats
+}
+
 async fn consultation_figures(addr: &str, token: &str) -> cpb::GetConsultationStatisticsResponse {
     let channel = cppcc_kit::client::channel(&format!("http://{addr}")).unwrap();
     let stats = ConsultationResultServiceClient::with_interceptor(channel, Bearer::new(token))

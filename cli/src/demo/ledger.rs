@@ -1,9 +1,9 @@
 //! The demo's duty records: 2022 and 2023, the fourth term so far (it began
 //! on 2021-12-28), entered by the office. Their term totals are the seed's
-//! ("四届政协以来 … 政策宣传1200人次, 反映社情民意信息216篇, 兴办便民利民实事253件";
-//! the 调研视察 and 基层协商议事 entries are credited by the consultations
-//! service from its activities), and 47 members reported opinions in 2023 ("今年共有47名委员
-//! … 提出意见建议"). Suggestions and friends made (two of the five ones, which
+//! ("四届政协以来 … 政策宣传1200人次, 兴办便民利民实事253件"; the 调研视察 and
+//! 基层协商议事 entries are credited by the consultations service from its
+//! activities, the 216 社情民意信息 by the opinions service from its
+//! reports). Suggestions and friends made (two of the five ones, which
 //! the seed does not count) are there too, so the five ones have something
 //! to show; proposals come from the proposals service. So are the
 //! meetings every member is called to (the plenary sessions, and for the
@@ -18,21 +18,19 @@ use cppcc_proto::members::v1 as pb;
 use pb::duty_record_service_client::DutyRecordServiceClient;
 use pb::evaluation_service_client::EvaluationServiceClient;
 
-use super::{Callers, DemoMember, Rng, Roll, distinct, request_id};
+use super::{Callers, DemoMember, Rng, Roll, request_id};
 
 /// Term totals, by kind, as the seed gives them.
 /// (The term's 460 调研视察 and 235 基层协商议事 entries are credited by the
-/// consultations service, from its activities.)
-pub const TERM_TOTALS: [(DutyKind, usize); 3] = [
+/// consultations service, from its activities; its 216 社情民意信息 by the
+/// opinions service, from its reports.)
+pub const TERM_TOTALS: [(DutyKind, usize); 2] = [
     (DutyKind::PolicyPublicity, 1200),
-    (DutyKind::OpinionSubmitted, 216),
     (DutyKind::PracticalDeed, 253),
 ];
-/// Members who reported opinions in 2023.
-pub const OPINION_MEMBERS_2023: usize = 47;
 
 /// Of each term total, the entries of 2023 (the rest are of 2022).
-const IN_2023: [usize; 3] = [640, 96, 133];
+const IN_2023: [usize; 2] = [640, 133];
 /// Suggestions (合理化建议) and friends made (交朋友) in 2023.
 const SUGGESTIONS_2023: usize = 180;
 const FRIENDS_2023: usize = 240;
@@ -78,38 +76,16 @@ pub fn plan(roll: &[DemoMember]) -> Vec<Planned> {
     };
     for ((kind, total), in_2023) in TERM_TOTALS.iter().zip(IN_2023) {
         let by_year = [(2022, total - in_2023), (2023, in_2023)];
-        match kind {
-            // 2023's reports come from exactly 47 members.
-            DutyKind::OpinionSubmitted => {
-                for n in 0..by_year[0].1 {
-                    let m = rng.below(members);
-                    let date = some_day(&mut rng, 2022);
-                    add(m, *kind, date, format!("社情民意信息第{}期", n + 1));
-                }
-                let reporters = distinct(&mut rng, members, OPINION_MEMBERS_2023);
-                for n in 0..by_year[1].1 {
-                    let m = if n < reporters.len() {
-                        reporters[n]
-                    } else {
-                        reporters[rng.below(reporters.len())]
-                    };
-                    let date = some_day(&mut rng, 2023);
-                    add(m, *kind, date, format!("2023年社情民意信息第{}期", n + 1));
-                }
-            }
-            _ => {
-                let what = match kind {
-                    DutyKind::PolicyPublicity => "宣讲惠民政策",
-                    _ => "兴办便民利民实事",
-                };
-                for (year, count) in by_year {
-                    for _ in 0..count {
-                        let m = rng.below(members);
-                        let date = some_day(&mut rng, year);
-                        let place = super::TOWNSHIPS[rng.below(super::TOWNSHIPS.len())];
-                        add(m, *kind, date, format!("在{place}{what}"));
-                    }
-                }
+        let what = match kind {
+            DutyKind::PolicyPublicity => "宣讲惠民政策",
+            _ => "兴办便民利民实事",
+        };
+        for (year, count) in by_year {
+            for _ in 0..count {
+                let m = rng.below(members);
+                let date = some_day(&mut rng, year);
+                let place = super::TOWNSHIPS[rng.below(super::TOWNSHIPS.len())];
+                add(m, *kind, date, format!("在{place}{what}"));
             }
         }
     }
@@ -350,12 +326,8 @@ mod tests {
                 "{kind:?}"
             );
         }
-        let reporters: std::collections::HashSet<_> = plan
-            .iter()
-            .filter(|p| p.kind == DutyKind::OpinionSubmitted && p.date.year == 2023)
-            .map(|p| p.member)
-            .collect();
-        assert_eq!(reporters.len(), OPINION_MEMBERS_2023);
+        // Opinion reports are the opinions service's to credit.
+        assert!(plan.iter().all(|p| p.kind != DutyKind::OpinionSubmitted));
         assert!(
             plan.iter()
                 .all(|p| p.member < MEMBERS && (2022..=2023).contains(&p.date.year))

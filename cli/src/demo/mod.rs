@@ -12,12 +12,18 @@
 
 mod consultations;
 mod ledger;
+mod opinions;
 mod organisation;
 mod proposals;
 
 pub use consultations::{
     BUDGET_FEN_2023, FRONTLINE_2023, INSTRUCTIONS as CONSULTATION_INSTRUCTIONS, PLATFORMS,
     PUBLICATIONS_PER_YEAR, REPORTS, Summary as ConsultationsLoaded,
+};
+
+pub use opinions::{
+    ADOPTED_UPWARD_2023, CITY, FORWARDED_2023, INSTRUCTED_2023, MEMBER_REPORTS,
+    MEMBER_REPORTS_2023, OPINION_MEMBERS_2023, Summary as OpinionsLoaded,
 };
 
 pub use proposals::{
@@ -494,6 +500,7 @@ pub enum Loaded {
         members: bool,
         proposals: ProposalsLoaded,
         consultations: Option<ConsultationsLoaded>,
+        opinions: Option<OpinionsLoaded>,
     },
 }
 
@@ -503,6 +510,7 @@ pub async fn load(
     members_uri: &str,
     proposals_uri: &str,
     consultations_uri: &str,
+    opinions_uri: &str,
     issuer: &TokenIssuer,
 ) -> anyhow::Result<Loaded> {
     let callers = Callers::new(members_uri, issuer)?;
@@ -510,7 +518,9 @@ pub async fn load(
     let office = consultations::Office::new(consultations_uri, issuer)?;
     let members = !ledger::loaded(&callers).await;
     let consulted = consultations::loaded(&office).await?;
-    if !members && consulted && proposals::loaded(&desk).await? {
+    let centre = opinions::Centre::new(opinions_uri, members_uri, proposals_uri, issuer)?;
+    let reported = opinions::loaded(&centre).await?;
+    if !members && consulted && reported && proposals::loaded(&desk).await? {
         return Ok(Loaded::Already);
     }
     let roll = if members {
@@ -518,12 +528,19 @@ pub async fn load(
     } else {
         registered(&callers).await?
     };
+    // The opinion reports come from members and informants, so after the
+    // organisation; their duty entries come through the intake.
     let organised = async {
         if members {
             organisation::load(&callers, &roll).await?;
             ledger::load(&callers, &roll).await?;
         }
-        anyhow::Ok(())
+        if reported {
+            return anyhow::Ok(None);
+        }
+        let loaded = opinions::load(centre, &roll).await?;
+        ledger::credited(&callers, opinions::CREDITED).await?;
+        Ok(Some(loaded))
     };
     let consulting = async {
         if consulted {
@@ -535,12 +552,13 @@ pub async fn load(
         ledger::credited(&callers, consultations::CREDITED).await?;
         Ok(Some(loaded))
     };
-    let ((), proposals, consultations) =
+    let (opinions, proposals, consultations) =
         tokio::try_join!(organised, proposals::load(&desk, &roll), consulting)?;
     Ok(Loaded::Now {
         members,
         proposals,
         consultations,
+        opinions,
     })
 }
 

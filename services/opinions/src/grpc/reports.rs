@@ -494,7 +494,11 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let to = review
             .transition(ReviewStep::Reject)
             .map_err(|e| refused(&req.name, e))?;
-        let day = cppcc_kit::convert::today().max(row.submit_day);
+        let day = day_field(
+            "date",
+            req.date.as_ref(),
+            Some((row.submit_day, "the day it was submitted")),
+        )?;
         store::reports::set_review(change.conn(), row.id, to.number(), &reason, Some(day))
             .await
             .map_err(classify_db_error)?;
