@@ -335,6 +335,42 @@ impl Running {
     }
 }
 
+/// A service's standard error, line by line.
+pub type LogLines = tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>;
+
+/// Runs the service binary `bin` as its own process (as Kubernetes runs
+/// it) with `envs` and JSON logs, waits until it logs that it serves, and
+/// gives the process, its address and the rest of its log.
+pub async fn spawn_service(
+    bin: &str,
+    envs: impl IntoIterator<Item = (String, String)>,
+) -> (tokio::process::Child, String, LogLines) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(bin)
+        .envs(envs)
+        .env("CPPCC_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{bin} starts: {e}"));
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("piped")).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the service starts within a minute")
+            .expect("its log is readable")
+            .expect("the service logs until it serves");
+        if line.contains("\"serving\"") {
+            let log: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+            break log["addr"]
+                .as_str()
+                .expect("the address it serves on")
+                .to_owned();
+        }
+    };
+    (child, addr, lines)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ pub mod etag;
 pub mod events;
 pub mod fieldmask;
 pub mod filter;
+pub mod instruction;
 pub mod json;
 pub mod local_pg;
 pub mod maintenance;

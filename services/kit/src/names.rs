@@ -86,6 +86,36 @@ impl ChildName {
         }
     }
 
+    /// Parses a sub-resource's name,
+    /// `committees/{committee}/{collection}/{id}/{sub}/{id}`: its parent
+    /// and its own id; or reports `field` as invalid with the expected shape.
+    pub fn parse_sub(
+        field: &str,
+        name: &str,
+        collection: &str,
+        sub: &str,
+    ) -> Result<(ChildName, Uuid), ServiceError> {
+        let bad = || {
+            ServiceError::invalid(
+                field,
+                format!(
+                    "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`"
+                ),
+            )
+        };
+        let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
+        let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
+        if segment != sub {
+            return Err(bad());
+        }
+        let id = Uuid::try_parse(id)
+            .ok()
+            .filter(|u| u.hyphenated().to_string() == id)
+            .ok_or_else(bad)?;
+        let parent = ChildName::parse(parent, collection).ok_or_else(bad)?;
+        Ok((parent, id))
+    }
+
     /// Parses a name, or reports `field` as invalid with the expected shape.
     pub fn parse_field(
         field: &str,

@@ -114,25 +114,7 @@ fn sub_name(
     collection: &str,
     sub: &str,
 ) -> Result<(cppcc_kit::names::ChildName, Uuid), ServiceError> {
-    let bad = || {
-        ServiceError::invalid(
-            field,
-            format!(
-                "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`"
-            ),
-        )
-    };
-    let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
-    let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
-    if segment != sub {
-        return Err(bad());
-    }
-    let id = Uuid::try_parse(id)
-        .ok()
-        .filter(|u| u.hyphenated().to_string() == id)
-        .ok_or_else(bad)?;
-    let parent = cppcc_kit::names::ChildName::parse(parent, collection).ok_or_else(bad)?;
-    Ok((parent, id))
+    cppcc_kit::names::ChildName::parse_sub(field, name, collection, sub)
 }
 
 /// A year field, 1949..=2200.

@@ -8,11 +8,11 @@ use cppcc_kit::auth::Role;
 use cppcc_kit::change::{Claim, fingerprint};
 use cppcc_kit::convert::{date, parse_date, timestamp};
 use cppcc_kit::error::classify_db_error;
+use cppcc_kit::instruction::StoredInstruction;
 use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, parse_committee};
 use cppcc_kit::text::{take_line, take_paragraphs};
 use cppcc_kit::{ServiceError, Violations};
-use cppcc_proto::common::v1 as common;
 use cppcc_proto::consultations::v1 as pb;
 
 use super::*;
@@ -20,18 +20,8 @@ use crate::domain::is_set;
 use crate::domain::steps::{self, MEETING};
 use crate::store::results::{self as store, ResultRow};
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredInstruction {
-    leader_name: String,
-    leader_title: String,
-    text: String,
-    date: String,
-}
-
 fn result(r: &ResultRow) -> pb::ConsultationResult {
     let c = &r.committee_id;
-    let instructions: Vec<StoredInstruction> =
-        serde_json::from_value(r.instructions.clone()).unwrap_or_default();
     pb::ConsultationResult {
         name: ChildName::format(c, "results", r.id),
         activity: ChildName::format(c, "activities", r.activity_id),
@@ -40,20 +30,7 @@ fn result(r: &ResultRow) -> pb::ConsultationResult {
         text: r.text.clone(),
         recipients: r.recipients.clone(),
         send_date: Some(date(r.send_day)),
-        instructions: instructions
-            .iter()
-            .map(|i| common::LeaderInstruction {
-                leader_name: i.leader_name.clone(),
-                leader_title: i.leader_title.clone(),
-                text: i.text.clone(),
-                date: time::Date::parse(
-                    &i.date,
-                    &time::format_description::well_known::Iso8601::DATE,
-                )
-                .ok()
-                .map(date),
-            })
-            .collect(),
+        instructions: StoredInstruction::list(&r.instructions),
         adoption: r.adoption.into(),
         actions: r.actions.clone(),
         feedback_recorded: r.feedback_time.is_some(),
@@ -326,28 +303,8 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
     ) -> Result<Response<pb::AddResultInstructionResponse>, Status> {
         let req = request.get_ref();
         let id = ChildName::parse_field("name", &req.name, "results")?;
-        let input = req
-            .instruction
-            .as_ref()
-            .ok_or_else(|| ServiceError::invalid("instruction", "required"))?;
         let mut errors = Violations::default();
-        let leader_name = take_line(
-            &mut errors,
-            "instruction.leader_name",
-            &input.leader_name,
-            2,
-            20,
-        );
-        let leader_title = take_line(
-            &mut errors,
-            "instruction.leader_title",
-            &input.leader_title,
-            2,
-            30,
-        );
-        let text = take_paragraphs(&mut errors, "instruction.text", &input.text, 2, 2000);
-        let day = parse_date("instruction.date", input.date.as_ref())?;
-        errors.check(day.is_none(), "instruction.date", "required");
+        let (stored, _) = StoredInstruction::take(&mut errors, req.instruction.as_ref())?;
         errors.finish()?;
         let actor = self
             .caller(
@@ -360,13 +317,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             .await?;
         let mut change = self.db.change(&actor).await?;
         let (before, _) = self.locked_result(&mut change, &req.name).await?;
-        let stored = serde_json::to_value(StoredInstruction {
-            leader_name,
-            leader_title,
-            text,
-            date: day.expect("checked").to_string(),
-        })
-        .map_err(ServiceError::internal)?;
+        let stored = stored.json()?;
         store::add_instruction(change.conn(), id.id, &stored)
             .await
             .map_err(classify_db_error)?;

@@ -1373,30 +1373,17 @@ async fn health_and_reflection_need_no_token() {
 /// The service run as its own process, as Kubernetes runs it.
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish() {
-    use tokio::io::AsyncBufReadExt as _;
-
     let db = cppcc_tests::database().await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
-        .envs(cppcc_tests::service_env(&db, "members"))
-        .env("CPPCC_MEMBERS_ADDR", "127.0.0.1:0")
-        .env("CPPCC_SHUTDOWN_DELAY", "1s")
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("the service starts")
-            .unwrap()
-            .expect("the service logs until it serves");
-        if line.contains("\"serving\"") {
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break log["addr"].as_str().unwrap().to_owned();
-        }
-    };
+    let mut envs = cppcc_tests::service_env(&db, "members");
+    for (k, v) in [
+        ("CPPCC_MEMBERS_ADDR", "127.0.0.1:0"),
+        ("CPPCC_SHUTDOWN_DELAY", "1s"),
+        ("RUST_LOG", "info"),
+    ] {
+        envs.push((k.to_owned(), v.to_owned()));
+    }
+    let (mut child, addr, mut lines) =
+        cppcc_tests::spawn_service(env!("CARGO_BIN_EXE_cppcc-members"), envs).await;
     let logs = tokio::spawn(async move {
         let mut all = Vec::new();
         while let Ok(Some(line)) = lines.next_line().await {

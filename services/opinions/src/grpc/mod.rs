@@ -17,6 +17,7 @@ use cppcc_kit::change::Change;
 use cppcc_kit::convert::{date, timestamp};
 use cppcc_kit::db::Database;
 use cppcc_kit::error::classify_db_error;
+use cppcc_kit::instruction::StoredInstruction;
 use cppcc_kit::json::to_json;
 use cppcc_kit::members::Members;
 use cppcc_kit::names::ChildName;
@@ -155,14 +156,6 @@ async fn view(conn: &mut Conn, rows: &[ReportRow]) -> Result<Vec<pb::OpinionRepo
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct StoredInstruction {
-    leader_name: String,
-    leader_title: String,
-    text: String,
-    date: String,
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
 struct StoredFollowUp {
     note: String,
     date: String,
@@ -182,8 +175,7 @@ fn report(
     bulletins: Vec<String>,
 ) -> pb::OpinionReport {
     let c = &r.committee_id;
-    let instructions: Vec<StoredInstruction> =
-        serde_json::from_value(r.instructions.clone()).unwrap_or_default();
+    let instructions = StoredInstruction::list(&r.instructions);
     let review = Review::from_number(r.review_state).unwrap_or(Review::Submitted);
     let fstates: Vec<Forward> = forwards
         .iter()
@@ -227,15 +219,7 @@ fn report(
         bulletins,
         forwards,
         handlings,
-        instructions: instructions
-            .iter()
-            .map(|i| common::LeaderInstruction {
-                leader_name: i.leader_name.clone(),
-                leader_title: i.leader_title.clone(),
-                text: i.text.clone(),
-                date: stored_day(&i.date),
-            })
-            .collect(),
+        instructions,
         status: status.into(),
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
@@ -289,25 +273,7 @@ fn handling(h: &store::reports::HandlingRow) -> pb::Handling {
 /// A sub-resource name: `committees/{c}/opinionReports/{r}/{sub}/{id}`:
 /// the report and the id.
 fn sub_name(field: &str, name: &str, sub: &str) -> Result<(ChildName, Uuid), ServiceError> {
-    let bad = || {
-        ServiceError::invalid(
-            field,
-            format!(
-                "`{name}` is not a name like `committees/{{committee}}/opinionReports/{{id}}/{sub}/{{id}}`"
-            ),
-        )
-    };
-    let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
-    let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
-    if segment != sub {
-        return Err(bad());
-    }
-    let id = Uuid::try_parse(id)
-        .ok()
-        .filter(|u| u.hyphenated().to_string() == id)
-        .ok_or_else(bad)?;
-    let parent = ChildName::parse(parent, "opinionReports").ok_or_else(bad)?;
-    Ok((parent, id))
+    ChildName::parse_sub(field, name, "opinionReports", sub)
 }
 
 /// A day given or today; never in the future, never before `not_before`.

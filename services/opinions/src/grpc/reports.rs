@@ -14,6 +14,7 @@ use cppcc_proto::common::v1::DutyKind;
 use super::*;
 use crate::domain::{HandlingStep, ReviewStep};
 use crate::store::reports::{Filter, ForwardRow, HandlingRow};
+use cppcc_kit::instruction::StoredInstruction;
 
 /// A report's title and text limits.
 const TITLE: (usize, usize) = (4, 200);
@@ -64,6 +65,27 @@ impl Api {
         let mut change = self.db.change(&actor).await?;
         let (row, before) = self.locked(&mut change, name).await?;
         Ok((change, row, before))
+    }
+
+    /// Opens a change on handling `name` (`…/handlings/{id}`) for the
+    /// information centre: the change, the report, its view, and the
+    /// handling.
+    async fn open_handling<T>(
+        &self,
+        request: &Request<T>,
+        action: &str,
+        name: &str,
+    ) -> Result<(Change, ReportRow, pb::OpinionReport, HandlingRow), ServiceError> {
+        let (report, hid) = sub_name("name", name, "handlings")?;
+        let report_name = ChildName::format(&report.committee, "opinionReports", report.id);
+        let (mut change, row, before) = self.open(request, CENTRE, action, &report_name).await?;
+        let h = store::reports::handlings(change.conn(), &[row.id])
+            .await
+            .map_err(classify_db_error)?
+            .into_iter()
+            .find(|h| h.id == hid)
+            .ok_or_else(|| ServiceError::not_found(name))?;
+        Ok((change, row, before, h))
     }
 
     /// Who the contributor of a new report is: (kind, member, informant,
@@ -194,6 +216,26 @@ impl Api {
         let (_, made) = changed(change, None, &row.committee_id, row.id).await?;
         Ok(made)
     }
+}
+
+/// Writes handling `h` (and an added follow-up), then the report's
+/// change; the report as it now is.
+async fn write_handling(
+    change: &mut Change,
+    row: &ReportRow,
+    before: &pb::OpinionReport,
+    h: &HandlingRow,
+    follow_up: Option<&serde_json::Value>,
+) -> Result<pb::OpinionReport, ServiceError> {
+    store::reports::update_handling(change.conn(), h, follow_up)
+        .await
+        .map_err(classify_db_error)?;
+    store::reports::touch(change.conn(), row.id)
+        .await
+        .map_err(classify_db_error)?;
+    Ok(changed(change, Some(before), &row.committee_id, row.id)
+        .await?
+        .1)
 }
 
 struct Contributor {
@@ -857,13 +899,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         h.state = to.number();
         h.feedback = feedback;
         h.feedback_day = Some(day);
-        store::reports::update_handling(change.conn(), h, None)
-            .await
-            .map_err(classify_db_error)?;
-        store::reports::touch(change.conn(), row.id)
-            .await
-            .map_err(classify_db_error)?;
-        let (_, after) = changed(&mut change, Some(&before), &row.committee_id, row.id).await?;
+        let after = write_handling(&mut change, &row, &before, h, None).await?;
         change.commit().await?;
         Ok(Response::new(pb::RecordHandlingFeedbackResponse {
             report: Some(after),
@@ -875,21 +911,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         request: Request<pb::RecordHandlingFollowUpRequest>,
     ) -> Result<Response<pb::RecordHandlingFollowUpResponse>, Status> {
         let req = request.get_ref();
-        let (report, hid) = sub_name("name", &req.name, "handlings")?;
         let mut errors = Violations::default();
         let note = take_paragraphs(&mut errors, "note", &req.note, 2, 2000);
         errors.finish()?;
-        let report_name = ChildName::format(&report.committee, "opinionReports", report.id);
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "follow up handling", &report_name)
+        let (mut change, row, before, h) = self
+            .open_handling(&request, "follow up handling", &req.name)
             .await?;
-        let mut handlings = store::reports::handlings(change.conn(), &[row.id])
-            .await
-            .map_err(classify_db_error)?;
-        let h = handlings
-            .iter_mut()
-            .find(|h| h.id == hid)
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
         let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
         state
             .transition(HandlingStep::FollowUp)
@@ -905,13 +932,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             actor: change.actor().subject.clone(),
         })
         .map_err(ServiceError::internal)?;
-        store::reports::update_handling(change.conn(), h, Some(&stored))
-            .await
-            .map_err(classify_db_error)?;
-        store::reports::touch(change.conn(), row.id)
-            .await
-            .map_err(classify_db_error)?;
-        let (_, after) = changed(&mut change, Some(&before), &row.committee_id, row.id).await?;
+        let after = write_handling(&mut change, &row, &before, &h, Some(&stored)).await?;
         change.commit().await?;
         Ok(Response::new(pb::RecordHandlingFollowUpResponse {
             report: Some(after),
@@ -923,18 +944,9 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         request: Request<pb::CloseHandlingRequest>,
     ) -> Result<Response<pb::CloseHandlingResponse>, Status> {
         let req = request.get_ref();
-        let (report, hid) = sub_name("name", &req.name, "handlings")?;
-        let report_name = ChildName::format(&report.committee, "opinionReports", report.id);
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "close handling", &report_name)
+        let (mut change, row, before, mut h) = self
+            .open_handling(&request, "close handling", &req.name)
             .await?;
-        let mut handlings = store::reports::handlings(change.conn(), &[row.id])
-            .await
-            .map_err(classify_db_error)?;
-        let h = handlings
-            .iter_mut()
-            .find(|h| h.id == hid)
-            .ok_or_else(|| ServiceError::not_found(&req.name))?;
         let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
         let to = state
             .transition(HandlingStep::Close)
@@ -946,13 +958,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         )?;
         h.state = to.number();
         h.close_day = Some(day);
-        store::reports::update_handling(change.conn(), h, None)
-            .await
-            .map_err(classify_db_error)?;
-        store::reports::touch(change.conn(), row.id)
-            .await
-            .map_err(classify_db_error)?;
-        let (_, after) = changed(&mut change, Some(&before), &row.committee_id, row.id).await?;
+        let after = write_handling(&mut change, &row, &before, &h, None).await?;
         change.commit().await?;
         Ok(Response::new(pb::CloseHandlingResponse {
             report: Some(after),
@@ -964,27 +970,8 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         request: Request<pb::AddOpinionInstructionRequest>,
     ) -> Result<Response<pb::AddOpinionInstructionResponse>, Status> {
         let req = request.get_ref();
-        let input = req
-            .instruction
-            .as_ref()
-            .ok_or_else(|| ServiceError::invalid("instruction", "required"))?;
         let mut errors = Violations::default();
-        let leader_name = take_line(
-            &mut errors,
-            "instruction.leader_name",
-            &input.leader_name,
-            2,
-            20,
-        );
-        let leader_title = take_line(
-            &mut errors,
-            "instruction.leader_title",
-            &input.leader_title,
-            2,
-            30,
-        );
-        let text = take_paragraphs(&mut errors, "instruction.text", &input.text, 2, 2000);
-        errors.check(input.date.is_none(), "instruction.date", "required");
+        let (mut stored, given) = StoredInstruction::take(&mut errors, req.instruction.as_ref())?;
         errors.finish()?;
         let (mut change, row, before) = self
             .open(
@@ -998,21 +985,18 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         review
             .transition(ReviewStep::Use)
             .map_err(|e| refused(&req.name, e))?;
-        let day = day_field(
-            "instruction.date",
-            input.date.as_ref(),
-            Some((
-                row.review_day.unwrap_or(row.submit_day),
-                "the day it was accepted",
-            )),
-        )?;
-        let stored = serde_json::to_value(StoredInstruction {
-            leader_name,
-            leader_title: leader_title.clone(),
-            text,
-            date: day.to_string(),
-        })
-        .map_err(ServiceError::internal)?;
+        let accepted = row.review_day.unwrap_or(row.submit_day);
+        let day = given.expect("checked");
+        if day > cppcc_kit::convert::today() || day < accepted {
+            return Err(ServiceError::invalid(
+                "instruction.date",
+                format!("must be from the day it was accepted ({accepted}) to today"),
+            )
+            .into());
+        }
+        stored.date = day.to_string();
+        let leader_title = stored.leader_title.clone();
+        let stored = stored.json()?;
         store::reports::add_instruction(change.conn(), row.id, &stored)
             .await
             .map_err(classify_db_error)?;

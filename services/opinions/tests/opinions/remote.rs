@@ -5,7 +5,6 @@
 //! delivered once when the city is back.
 
 use secrecy::ExposeSecret as _;
-use tokio::io::AsyncBufReadExt as _;
 
 use super::*;
 
@@ -17,32 +16,21 @@ async fn spawn_city(
     members_uri: &str,
     county_uri: &str,
 ) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-opinions"))
-        .envs(cppcc_tests::service_env(db, "opinions"))
-        .env("CPPCC_OPINIONS_ADDR", addr)
-        .env("CPPCC_OPINIONS_MEMBERS_URI", members_uri)
-        .env("CPPCC_OPINIONS_REMOTES", format!("suixian={county_uri}"))
-        .env(
+    let mut envs = cppcc_tests::service_env(db, "opinions");
+    for (k, v) in [
+        ("CPPCC_OPINIONS_ADDR", addr.to_owned()),
+        ("CPPCC_OPINIONS_MEMBERS_URI", members_uri.to_owned()),
+        ("CPPCC_OPINIONS_REMOTES", format!("suixian={county_uri}")),
+        (
             "CPPCC_SERVICE_KEY",
-            cppcc_tests::signing_key().expose_secret(),
-        )
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("the city's service starts")
-            .unwrap()
-            .expect("the city's service logs until it serves");
-        if line.contains("\"serving\"") {
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-            break log["addr"].as_str().unwrap().to_owned();
-        }
-    };
+            cppcc_tests::signing_key().expose_secret().to_owned(),
+        ),
+        ("RUST_LOG", "info".to_owned()),
+    ] {
+        envs.push((k.to_owned(), v));
+    }
+    let (child, addr, mut lines) =
+        cppcc_tests::spawn_service(env!("CARGO_BIN_EXE_cppcc-opinions"), envs).await;
     // Keep reading, so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)

@@ -447,25 +447,7 @@ fn unit_name(field: &str, name: &str, committee: &str) -> Result<Uuid, ServiceEr
 
 /// A sub-resource of a proposal: `committees/{c}/proposals/{p}/{sub}/{id}`.
 fn sub_name(field: &str, name: &str, sub: &str) -> Result<(ChildName, Uuid), ServiceError> {
-    let bad = || {
-        ServiceError::invalid(
-            field,
-            format!(
-                "`{name}` is not a name like `committees/{{committee}}/proposals/{{id}}/{sub}/{{id}}`"
-            ),
-        )
-    };
-    let (parent, id) = name.rsplit_once('/').ok_or_else(bad)?;
-    let (parent, segment) = parent.rsplit_once('/').ok_or_else(bad)?;
-    if segment != sub {
-        return Err(bad());
-    }
-    let id = Uuid::try_parse(id)
-        .ok()
-        .filter(|u| u.hyphenated().to_string() == id)
-        .ok_or_else(bad)?;
-    let parent = ChildName::parse(parent, "proposals").ok_or_else(bad)?;
-    Ok((parent, id))
+    ChildName::parse_sub(field, name, "proposals", sub)
 }
 
 fn sub_format(committee: &str, proposal: Uuid, sub: &str, id: Uuid) -> String {
