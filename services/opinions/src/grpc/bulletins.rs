@@ -131,10 +131,7 @@ impl pb::bulletin_service_server::BulletinService for Api {
                     format!("{} does not exist", input.reports[i]),
                 ),
                 Some(x) => {
-                    let review = Review::from_number(x.review_state).unwrap_or(Review::Submitted);
-                    if let Err(e) = review.transition(ReviewStep::Use) {
-                        return Err(refused(&input.reports[i], e).into());
-                    }
+                    review_step(x, ReviewStep::Use, &input.reports[i])?;
                     if x.review_day.is_some_and(|d| d > day) {
                         errors.add(
                             format!("bulletin.reports[{i}]"),

@@ -316,6 +316,19 @@ fn refused(subject: &str, e: domain::Refused) -> ServiceError {
         .with_metadata("current_state", e.current)
 }
 
+/// The review state after `step` on report `row` (named `name`), if it
+/// may be taken.
+fn review_step(
+    row: &ReportRow,
+    step: domain::ReviewStep,
+    name: &str,
+) -> Result<Review, ServiceError> {
+    Review::from_number(row.review_state)
+        .unwrap_or(Review::Submitted)
+        .transition(step)
+        .map_err(|e| refused(name, e))
+}
+
 /// Credits the report's member contributor with `kind`, for `source`.
 fn credit(
     change: &mut Change,

@@ -456,10 +456,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let (mut change, row, before) = self
             .open(&request, CENTRE, "review opinion reports", &name)
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        let to = review
-            .transition(ReviewStep::Start)
-            .map_err(|e| refused(&name, e))?;
+        let to = review_step(&row, ReviewStep::Start, &name)?;
         store::reports::set_review(change.conn(), row.id, to.number(), "", None)
             .await
             .map_err(classify_db_error)?;
@@ -489,10 +486,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let (mut change, row, before) = self
             .open(&request, CENTRE, "review opinion reports", &req.name)
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        let to = review
-            .transition(ReviewStep::Accept)
-            .map_err(|e| refused(&req.name, e))?;
+        let to = review_step(&row, ReviewStep::Accept, &req.name)?;
         let day = day_field(
             "date",
             req.date.as_ref(),
@@ -532,10 +526,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let (mut change, row, before) = self
             .open(&request, CENTRE, "review opinion reports", &req.name)
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        let to = review
-            .transition(ReviewStep::Reject)
-            .map_err(|e| refused(&req.name, e))?;
+        let to = review_step(&row, ReviewStep::Reject, &req.name)?;
         let day = day_field(
             "date",
             req.date.as_ref(),
@@ -563,10 +554,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let (mut change, row, before) = self
             .open(&request, CENTRE, "edit opinion reports", &req.name)
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        review
-            .transition(ReviewStep::Edit)
-            .map_err(|e| refused(&req.name, e))?;
+        review_step(&row, ReviewStep::Edit, &req.name)?;
         store::reports::edit(change.conn(), row.id, &title, &content)
             .await
             .map_err(classify_db_error)?;
@@ -618,10 +606,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         }
         let mut change = self.db.change(&actor).await?;
         let (row, before) = self.locked(&mut change, &req.name).await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        review
-            .transition(ReviewStep::Use)
-            .map_err(|e| refused(&req.name, e))?;
+        review_step(&row, ReviewStep::Use, &req.name)?;
         if let Some(open) = before
             .forwards
             .iter()
@@ -765,10 +750,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
                 &req.name,
             )
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        review
-            .transition(ReviewStep::Use)
-            .map_err(|e| refused(&req.name, e))?;
+        review_step(&row, ReviewStep::Use, &req.name)?;
         let day = day_field(
             "date",
             req.date.as_ref(),
@@ -981,10 +963,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
                 &req.name,
             )
             .await?;
-        let review = Review::from_number(row.review_state).unwrap_or(Review::Submitted);
-        review
-            .transition(ReviewStep::Use)
-            .map_err(|e| refused(&req.name, e))?;
+        review_step(&row, ReviewStep::Use, &req.name)?;
         let accepted = row.review_day.unwrap_or(row.submit_day);
         let day = given.expect("checked");
         if day > cppcc_kit::convert::today() || day < accepted {
