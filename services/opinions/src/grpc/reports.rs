@@ -1139,7 +1139,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let year_figures = store::reports::figures(&mut conn, &committee, first, last)
             .await
             .map_err(classify_db_error)?;
-        let since = term_start.unwrap_or(time::Date::MIN);
+        // Without a term in the registry, the whole record (the CPPCC began
+        // in 1949).
+        let since = term_start.unwrap_or(
+            time::Date::from_calendar_date(1949, time::Month::January, 1)
+                .map_err(ServiceError::internal)?,
+        );
         let term_figures = store::reports::figures(&mut conn, &committee, since, last)
             .await
             .map_err(classify_db_error)?;
