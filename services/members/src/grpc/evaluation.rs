@@ -854,6 +854,9 @@ impl EvaluationService for EvaluationApi {
         let special_committees = store::special_committee_count(conn, &committee_id)
             .await
             .map_err(classify_db_error)?;
+        let (liaison_stations, informants) = store::liaison_network_counts(conn, &committee_id)
+            .await
+            .map_err(classify_db_error)?;
         Ok(Response::new(pb::GetMemberStatisticsResponse {
             statistics: Some(pb::MemberStatistics {
                 committee: req.committee.clone(),
@@ -869,6 +872,8 @@ impl EvaluationService for EvaluationApi {
                 year_members: kind_counts(&year_totals, |r| r.members),
                 five_ones_complete,
                 special_committees: count(special_committees),
+                liaison_stations: count(liaison_stations),
+                informants: count(informants),
             }),
         }))
     }

@@ -134,6 +134,26 @@ pub async fn special_committee_count(
     .await
 }
 
+/// How many liaison stations a committee has, and how many active
+/// informants report through them.
+pub async fn liaison_network_counts(
+    conn: &mut PgConnection,
+    committee: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT
+             (SELECT count(*) FROM members.liaison_station
+               WHERE committee_id = $1 AND delete_time IS NULL) AS "stations!",
+             (SELECT count(*) FROM members.informant i
+               JOIN members.liaison_station s ON s.id = i.liaison_station_id AND s.delete_time IS NULL
+               WHERE i.committee_id = $1 AND i.delete_time IS NULL AND i.active) AS "informants!""#,
+        committee,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.stations, row.informants))
+}
+
 /// Standing entries of a kind between two days, and the members they are of.
 #[derive(Clone, Debug)]
 pub struct KindTotalRow {

@@ -800,6 +800,23 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
         .liaison_station
         .unwrap();
     assert_eq!(station_now.informant_count, 1);
+    // The statistics count the network as it stands: stations, and the
+    // active informants of stations still there.
+    let network = || async {
+        let stats = suite
+            .evaluation(&staff())
+            .get_member_statistics(pb::GetMemberStatisticsRequest {
+                committee: SUIXIAN.into(),
+                year: 2023,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .statistics
+            .unwrap();
+        (stats.liaison_stations, stats.informants)
+    };
+    assert_eq!(network().await, (1, 1));
     // A station with informants cannot go; an inactive informant can be filtered out.
     let busy = o
         .delete_liaison_station(pb::DeleteLiaisonStationRequest {
@@ -845,6 +862,11 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
         .unwrap()
         .into_inner();
     assert_eq!(active.total_size, 0);
+    assert_eq!(
+        network().await,
+        (1, 0),
+        "an inactive informant is not counted"
+    );
     let deleted = o
         .delete_informant(pb::DeleteInformantRequest {
             name: created.name.clone(),
@@ -867,4 +889,5 @@ async fn stations_and_informants_with_phones_shown_only_to_the_network_keepers()
         .liaison_station
         .unwrap();
     assert!(gone.delete_time.is_some());
+    assert_eq!(network().await, (0, 0));
 }
