@@ -137,6 +137,41 @@ pub fn server_span(req: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// The span of one call through the gateway, continuing the caller's trace
+/// (`traceparent` in `headers`).
+pub fn gateway_span(path: &str, headers: &http::HeaderMap) -> tracing::Span {
+    let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)));
+    let span = tracing::info_span!(
+        "gateway",
+        rpc.method = %path,
+        rpc.grpc.status_code = tracing::field::Empty,
+        caller = tracing::field::Empty,
+        otel.kind = "server",
+    );
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// Writes `span`'s trace context into outgoing HTTP headers, so the next
+/// service's spans join its trace.
+pub fn inject_headers(span: &tracing::Span, headers: &mut http::HeaderMap) {
+    let cx: Context = span.context();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut HeaderInjector(headers)));
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(key), Ok(value)) = (
+            http::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(key, value);
+        }
+    }
+}
+
 /// Writes the current span's trace context into outgoing gRPC metadata, so
 /// the next service's spans join this trace.
 pub fn inject_context(metadata: &mut tonic::metadata::MetadataMap) {
