@@ -62,5 +62,13 @@ pub mod opinions {
     }
 }
 
+/// Reports: the annual report, from every service's statistics.
+pub mod reports {
+    /// Version 1.
+    pub mod v1 {
+        tonic::include_proto!("cppcc.reports.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");
