@@ -1,4 +1,16 @@
-//! The gateway: the suite's one public endpoint (routing by service,
-//! authentication, authorisation by method and role, rate limits,
-//! per-request load balancing, gRPC-Web and JSON). Until it is built, callers
-//! reach each service on its own port (see the README).
+//! The gateway: the suite's one public endpoint. It authenticates callers,
+//! authorises by method and role, limits rates and concurrency per caller,
+//! forwards gRPC frames to the service that owns the method with
+//! per-request load balancing over every endpoint, and speaks gRPC-Web and
+//! JSON for browsers and scripts; it answers reflection and health for the
+//! whole suite.
+
+pub mod config;
+pub mod descriptors;
+pub mod frames;
+pub mod json;
+pub mod limits;
+pub mod metrics;
+pub mod policy;
+pub mod server;
+pub mod upstream;

@@ -1,0 +1,928 @@
+//! The gateway's request path: every call is read (within the size limit),
+//! authenticated, checked against the policy and the caller's limits, given
+//! a deadline, and sent to the next healthy endpoint of the service that
+//! owns it; gRPC-Web and JSON calls are turned into gRPC on the way in and
+//! back on the way out.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cppcc_kit::auth::{Actor, TokenVerifier};
+use cppcc_kit::error::ServiceError;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::Code;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tower::ServiceExt as _;
+use tracing::Instrument as _;
+
+use crate::descriptors;
+use crate::frames;
+use crate::json;
+use crate::limits::{LimitArgs, Limits};
+use crate::metrics::Metrics;
+use crate::policy::{Decision, Policy};
+use crate::upstream::{Refresh, Routes, Upstream};
+
+/// What the gateway needs to run.
+pub struct Config {
+    pub verifier: TokenVerifier,
+    pub policy: Policy,
+    pub routes: Arc<Routes>,
+    pub refresh: Refresh,
+    pub limits: LimitArgs,
+    /// The largest request body taken, in bytes.
+    pub max_request_bytes: usize,
+    /// The deadline of a call that names none.
+    pub default_timeout: Duration,
+    /// The longest deadline a call may have.
+    pub max_timeout: Duration,
+    /// Origins whose browsers may call (CORS); empty: same origin only.
+    pub cors_origins: Vec<String>,
+    /// After shutdown begins: how long health says NOT_SERVING before new
+    /// connections are refused, and how long calls in flight then get.
+    pub shutdown_delay: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The gateway, ready to serve.
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    limits: Limits,
+    metrics: Metrics,
+    /// Health, reflection and the services the gateway answers itself.
+    local: tonic::service::Routes,
+    local_names: Vec<&'static str>,
+    health: tonic_health::server::HealthReporter,
+}
+
+/// How a call came in, and so how it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Protocol {
+    Grpc,
+    GrpcWeb,
+    GrpcWebText,
+    Json,
+}
+
+/// Headers not passed on: they describe one connection, not the call.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "host",
+    "content-length",
+    "grpc-timeout",
+];
+
+fn is_public(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
+
+impl Gateway {
+    /// A gateway over `config`'s routes, answering health and reflection
+    /// for the whole suite itself.
+    pub fn new(config: Config) -> Result<Gateway, cppcc_kit::BoxError> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut v1 = tonic_reflection::server::Builder::configure();
+        let mut v1alpha = tonic_reflection::server::Builder::configure();
+        for set in descriptors::SETS {
+            v1 = v1.register_encoded_file_descriptor_set(set);
+            v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
+        }
+        let local = tonic::service::Routes::new(health_service)
+            .add_service(v1.build_v1()?)
+            .add_service(v1alpha.build_v1alpha()?);
+        let limits = Limits::new(config.limits);
+        Ok(Gateway {
+            shared: Arc::new(Shared {
+                config,
+                limits,
+                metrics: Metrics::default(),
+                local,
+                local_names: Vec::new(),
+                health,
+            }),
+        })
+    }
+
+    /// Adds a service the gateway answers itself (the annual report); its
+    /// calls are authenticated and authorised like every other.
+    pub fn add_local_service<S>(mut self, service: S) -> Gateway
+    where
+        S: tower::Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let shared = Arc::get_mut(&mut self.shared).expect("not serving yet");
+        shared.local = std::mem::take(&mut shared.local).add_service(service);
+        shared.local_names.push(S::NAME);
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), cppcc_kit::BoxError> {
+        let shared = self.shared;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        shared
+            .config
+            .routes
+            .resolve_all(shared.config.refresh.probe_timeout())
+            .await;
+        let follow = tokio::spawn(
+            shared
+                .config
+                .routes
+                .clone()
+                .follow(shared.config.refresh, stop_rx.clone()),
+        );
+        let health = tokio::spawn(shared.clone().report_health(stop_rx.clone()));
+        let delay = shared.config.shutdown_delay;
+        let draining = shared.clone();
+        let (closing_tx, mut closing_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!(delay = ?delay, "shutting down: health now NOT_SERVING");
+            draining
+                .health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            tokio::time::sleep(delay).await;
+            let _ = closing_tx.send(true);
+        });
+
+        let local = listener.local_addr()?;
+        tracing::info!(addr = %local, "gateway serving");
+        let mut http =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        http.http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .max_concurrent_streams(1024);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = cppcc_kit::server::stopped(&mut closing_rx) => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
+            });
+            let connection = http
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!("refusing new connections; finishing calls in flight");
+        let grace = shared.config.shutdown_grace;
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?grace, "calls still open after the grace period; closing them");
+        }
+        let _ = stop_tx.send(true);
+        let _ = tokio::join!(follow, health);
+        tracing::info!("gateway stopped");
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Keeps the gateway's health service saying, per service, whether a
+    /// healthy endpoint serves it. The gateway itself (`""`) serves while
+    /// it runs: one service down is not a reason to stop the others.
+    async fn report_health(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        use tonic_health::ServingStatus;
+        let mut tick = tokio::time::interval(self.config.refresh.health);
+        self.health
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+        for name in &self.local_names {
+            self.health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = cppcc_kit::server::stopped(&mut stop) => return,
+            }
+            for service in descriptors::pool().services() {
+                if let Some(upstream) = self.config.routes.find(service.full_name()) {
+                    let status = if upstream.serving() {
+                        ServingStatus::Serving
+                    } else {
+                        ServingStatus::NotServing
+                    };
+                    self.health
+                        .set_service_status(service.full_name(), status)
+                        .await;
+                }
+            }
+        }
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path().to_owned();
+        let origin = parts.headers.get(header::ORIGIN).cloned();
+        if parts.method == Method::GET && path == "/metrics" {
+            let text =
+                self.metrics.render() + &crate::metrics::render_endpoints(&self.config.routes);
+            return plain(StatusCode::OK, "text/plain; version=0.0.4", text);
+        }
+        if parts.method == Method::OPTIONS {
+            return self.preflight(origin.as_ref());
+        }
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let protocol = if content_type.starts_with("application/grpc-web-text") {
+            Protocol::GrpcWebText
+        } else if content_type.starts_with("application/grpc-web") {
+            Protocol::GrpcWeb
+        } else if content_type.starts_with("application/grpc") {
+            Protocol::Grpc
+        } else if content_type.is_empty() || content_type.starts_with("application/json") {
+            Protocol::Json
+        } else {
+            return json_error(
+                &ServiceError::invalid(
+                    "content-type",
+                    format!(
+                        "`{content_type}` is not taken: send application/grpc, application/grpc-web(+proto), application/grpc-web-text or application/json"
+                    ),
+                )
+                .to_status(),
+                Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            );
+        };
+        if parts.method != Method::POST {
+            let status = ServiceError::invalid(
+                "method",
+                format!(
+                    "calls are POST /package.Service/Method, not {} {path}",
+                    parts.method
+                ),
+            )
+            .to_status();
+            return self.refuse(protocol, status, Some(StatusCode::METHOD_NOT_ALLOWED));
+        }
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(status) => {
+                let http = (protocol == Protocol::Json).then_some(StatusCode::PAYLOAD_TOO_LARGE);
+                return self.refuse(protocol, status, http);
+            }
+        };
+        let mut response = match protocol {
+            Protocol::Grpc => {
+                self.clone()
+                    .call(parts.headers, &path, body, peer, started)
+                    .await
+            }
+            Protocol::GrpcWeb | Protocol::GrpcWebText => {
+                self.clone()
+                    .grpc_web(parts.headers, &path, body, peer, started, protocol)
+                    .await
+            }
+            Protocol::Json => {
+                self.clone()
+                    .json(parts.headers, &path, body, peer, started)
+                    .await
+            }
+        };
+        if protocol != Protocol::Grpc {
+            self.cors(origin.as_ref(), response.headers_mut());
+        }
+        response
+    }
+
+    /// Reads the whole body, refusing one over the limit.
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, tonic::Status> {
+        let limit = self.config.max_request_bytes;
+        let too_large = || {
+            ServiceError::resource_exhausted(
+                format!("the request is over the gateway's limit of {limit} bytes"),
+                Duration::ZERO,
+            )
+            .with_reason("REQUEST_TOO_LARGE")
+            .to_status()
+        };
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e)
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some() =>
+            {
+                Err(too_large())
+            }
+            Err(e) => Err(tonic::Status::cancelled(format!(
+                "the request body could not be read: {e}"
+            ))),
+        }
+    }
+
+    /// A refusal before any call, in the caller's protocol.
+    fn refuse(
+        &self,
+        protocol: Protocol,
+        status: tonic::Status,
+        http: Option<StatusCode>,
+    ) -> Response<Body> {
+        match protocol {
+            Protocol::Grpc => status.into_http(),
+            Protocol::GrpcWeb | Protocol::GrpcWebText => {
+                to_grpc_web(status.into_http(), protocol == Protocol::GrpcWebText)
+            }
+            Protocol::Json => json_error(&status, http),
+        }
+    }
+
+    fn preflight(&self, origin: Option<&HeaderValue>) -> Response<Body> {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        if self.cors(origin, response.headers_mut()) {
+            let h = response.headers_mut();
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST, OPTIONS"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static(
+                    "authorization, content-type, grpc-timeout, x-grpc-web, x-user-agent, traceparent, tracestate",
+                ),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
+        } else {
+            *response.status_mut() = StatusCode::FORBIDDEN;
+        }
+        response
+    }
+
+    /// Adds the CORS headers when the origin may call; says whether it may.
+    fn cors(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) -> bool {
+        let Some(origin) = origin else { return false };
+        let allowed = self
+            .config
+            .cors_origins
+            .iter()
+            .any(|o| o == "*" || origin.as_bytes() == o.as_bytes());
+        if allowed {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin"),
+            );
+            headers.insert(header::VARY, HeaderValue::from_static("origin"));
+        }
+        allowed
+    }
+
+    async fn grpc_web(
+        self: Arc<Self>,
+        mut headers: HeaderMap,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+        started: Instant,
+        protocol: Protocol,
+    ) -> Response<Body> {
+        let text = protocol == Protocol::GrpcWebText;
+        let body = if text {
+            match frames::decode_text(&body) {
+                Ok(b) => Bytes::from(b),
+                Err(e) => {
+                    return self.refuse(
+                        protocol,
+                        ServiceError::invalid("body", e.to_string()).to_status(),
+                        None,
+                    );
+                }
+            }
+        } else {
+            body
+        };
+        if let Err(e) = frames::split_messages(&body) {
+            return self.refuse(
+                protocol,
+                ServiceError::invalid("body", format!("not a gRPC-Web request: {e}")).to_status(),
+                None,
+            );
+        }
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let response = self.call(headers, path, body, peer, started).await;
+        to_grpc_web(response, text)
+    }
+
+    async fn json(
+        self: Arc<Self>,
+        mut headers: HeaderMap,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> Response<Body> {
+        let Some(method) = descriptors::method(path) else {
+            let status = tonic::Status::unimplemented(format!(
+                "no method at {path}: JSON calls are POST /package.Service/Method, e.g. /cppcc.members.v1.CommitteeService/GetCommittee"
+            ));
+            return json_error(&status, Some(StatusCode::NOT_FOUND));
+        };
+        if method.is_client_streaming() || method.is_server_streaming() {
+            let status = tonic::Status::unimplemented(format!(
+                "{} streams; JSON takes unary calls only: use gRPC or gRPC-Web",
+                method.full_name()
+            ));
+            return json_error(&status, None);
+        }
+        let frame = match json::request(&method, &body) {
+            Ok(f) => f,
+            Err(e) => return json_error(&e.to_status(), None),
+        };
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        let response = self.call(headers, path, frame, peer, started).await;
+        let (parts, body) = response.into_parts();
+        let (data, trailers) = match body.collect().await {
+            Ok(c) => {
+                let trailers = c.trailers().cloned().unwrap_or_default();
+                (c.to_bytes(), trailers)
+            }
+            Err(status) => return json_error(&status, None),
+        };
+        let status = tonic::Status::from_header_map(&trailers)
+            .or_else(|| tonic::Status::from_header_map(&parts.headers))
+            .unwrap_or_else(|| tonic::Status::unknown("the service's answer has no grpc-status"));
+        if status.code() != Code::Ok {
+            return json_error(&status, None);
+        }
+        match json::response(&method, &data) {
+            Ok(body) => plain(StatusCode::OK, "application/json", body),
+            Err(e) => json_error(&e.to_status(), None),
+        }
+    }
+
+    /// One gRPC call: authenticate, authorise, limit, then answer locally
+    /// or forward. Always answers (errors as trailers-only responses).
+    async fn call(
+        self: Arc<Self>,
+        headers: HeaderMap,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> Response<Body> {
+        let span = cppcc_kit::telemetry::gateway_span(path, &headers);
+        let this = self.clone();
+        async move {
+            let mut caller = String::from("anonymous");
+            let result = this
+                .clone()
+                .admit_and_send(headers, path, body, peer, &mut caller)
+                .await;
+            let response = result.unwrap_or_else(|status| status.into_http());
+            let code = status_of(&response);
+            let span = tracing::Span::current();
+            span.record("rpc.grpc.status_code", code as i32);
+            span.record("caller", caller.as_str());
+            this.metrics.record(path, code, &caller, started.elapsed());
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn admit_and_send(
+        self: Arc<Self>,
+        mut headers: HeaderMap,
+        path: &str,
+        body: Bytes,
+        peer: SocketAddr,
+        caller: &mut String,
+    ) -> Result<Response<Body>, tonic::Status> {
+        if is_public(path) {
+            return Ok(self.local(headers, path, body, None).await);
+        }
+        let Some((service, _)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return Err(tonic::Status::unimplemented(format!(
+                "`{path}` is not a gRPC method path (/package.Service/Method)"
+            )));
+        };
+        let actor = self.authenticate(&headers, path, peer)?;
+        *caller = format!("{}@{}", actor.role, actor.committee().unwrap_or("*"));
+        let method = &path[1..];
+        match self.config.policy.decide(method, actor.role) {
+            Decision::Allow => {}
+            Decision::Unlisted
+                if descriptors::method(path).is_none() && !self.local_names.contains(&service) =>
+            {
+                let known = self.config.routes.find(service).is_some();
+                return Err(tonic::Status::unimplemented(if known {
+                    format!("{service} has no method `{}`", &method[service.len() + 1..])
+                } else {
+                    format!("no service `{service}` behind this gateway")
+                }));
+            }
+            decision => {
+                let roles = self.config.policy.roles(method);
+                let message = if decision == Decision::Unlisted {
+                    format!("{method} is not in the gateway's policy, so no role may call it")
+                } else {
+                    format!(
+                        "the {} role may not call {method}; it takes one of: {}",
+                        actor.role,
+                        roles
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                audit_denied(Some(&actor), peer, path, "POLICY_DENIED", &message);
+                return Err(ServiceError::permission_denied(message)
+                    .with_reason("POLICY_DENIED")
+                    .to_status());
+            }
+        }
+        let key = format!(
+            "{}|{}|{}",
+            actor.subject,
+            actor.role,
+            actor.committee().unwrap_or("*")
+        );
+        let _permit = self.limits.admit(&key).map_err(|e| {
+            audit_denied(Some(&actor), peer, path, e.reason(), e.message());
+            e.to_status()
+        })?;
+        let timeout = headers
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .and_then(frames::parse_timeout)
+            .unwrap_or(self.config.default_timeout)
+            .min(self.config.max_timeout);
+        for name in HOP_BY_HOP {
+            headers.remove(name);
+        }
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+            headers.append(HeaderName::from_static("x-forwarded-for"), v);
+        }
+        cppcc_kit::telemetry::inject_headers(&tracing::Span::current(), &mut headers);
+        if self.local_names.contains(&service) {
+            return match tokio::time::timeout(
+                timeout,
+                self.local(headers, path, body, Some(timeout)),
+            )
+            .await
+            {
+                Ok(r) => Ok(r),
+                Err(_) => Err(deadline_exceeded(timeout)),
+            };
+        }
+        let upstream = self.config.routes.find(service).ok_or_else(|| {
+            tonic::Status::unimplemented(format!("no service `{service}` behind this gateway"))
+        })?;
+        let streaming = descriptors::method(path).is_some_and(|m| m.is_server_streaming());
+        forward(upstream, headers, path, body, timeout, streaming).await
+    }
+
+    /// Verifies the bearer token; audits a refusal.
+    fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        path: &str,
+        peer: SocketAddr,
+    ) -> Result<Actor, tonic::Status> {
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim);
+        let verified = match token {
+            None => Err(ServiceError::unauthenticated(
+                "TOKEN_MISSING",
+                "no bearer token: send `authorization: Bearer <token>`",
+            )),
+            Some(token) => self
+                .config
+                .verifier
+                .verify(token, Some(peer))
+                .map_err(ServiceError::from),
+        };
+        verified.map_err(|e| {
+            audit_denied(None, peer, path, e.reason(), e.message());
+            e.to_status()
+        })
+    }
+
+    /// Answers from the gateway's own services.
+    async fn local(
+        &self,
+        headers: HeaderMap,
+        path: &str,
+        body: Bytes,
+        timeout: Option<Duration>,
+    ) -> Response<Body> {
+        let mut request = Request::new(Body::new(http_body_util::Full::new(body)));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = path.parse().unwrap_or_default();
+        *request.headers_mut() = headers;
+        if let Some(t) = timeout
+            && let Ok(v) = HeaderValue::from_str(&frames::format_timeout(t))
+        {
+            request.headers_mut().insert("grpc-timeout", v);
+        }
+        match self.local.clone().oneshot(request).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+}
+
+fn deadline_exceeded(timeout: Duration) -> tonic::Status {
+    ServiceError::deadline_exceeded(format!(
+        "no answer within the call's deadline of {} ms",
+        timeout.as_millis()
+    ))
+    .to_status()
+}
+
+/// Whether a transport error means the request never reached the service
+/// (so another endpoint may take it).
+fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::AddrNotAvailable
+                    | std::io::ErrorKind::NetworkUnreachable
+                    | std::io::ErrorKind::HostUnreachable
+            )
+        {
+            return true;
+        }
+        if err.to_string().contains("connect") && !err.to_string().contains("connection") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Sends a call to the next healthy endpoint; when that endpoint cannot be
+/// reached at all, to the next one (the call never left the gateway).
+/// Unary answers are read whole within the deadline; streams pass through.
+async fn forward(
+    upstream: &Upstream,
+    headers: HeaderMap,
+    path: &str,
+    body: Bytes,
+    timeout: Duration,
+    streaming: bool,
+) -> Result<Response<Body>, tonic::Status> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let attempts = upstream.endpoints().len().clamp(1, 3);
+    let mut except = None;
+    let mut last_error = None;
+    for _ in 0..attempts {
+        let Some(endpoint) = upstream.pick(except) else {
+            break;
+        };
+        let mut request = Request::new(Body::new(http_body_util::Full::new(body.clone())));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = path
+            .parse()
+            .map_err(|_| tonic::Status::invalid_argument(format!("`{path}` is not a path")))?;
+        *request.headers_mut() = headers.clone();
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if let Ok(v) = HeaderValue::from_str(&frames::format_timeout(remaining)) {
+            request.headers_mut().insert("grpc-timeout", v);
+        }
+        let sent = tokio::time::timeout_at(deadline, endpoint.channel().oneshot(request)).await;
+        let response = match sent {
+            Err(_) => return Err(deadline_exceeded(timeout)),
+            // The channel keeps the forwarded `grpc-timeout` too, and its
+            // timer may end the call first: that is the deadline, and says
+            // nothing of the endpoint.
+            Ok(Err(_)) if tokio::time::Instant::now() >= deadline => {
+                return Err(deadline_exceeded(timeout));
+            }
+            Ok(Err(e)) => {
+                let unsent = never_sent(&e);
+                endpoint.mark_down();
+                let message = format!(
+                    "{} at {} cannot be reached: {}",
+                    upstream.name,
+                    endpoint.addr,
+                    crate::upstream::causes(&e)
+                );
+                tracing::warn!(endpoint = %endpoint.addr, error = %e, unsent, "upstream call failed");
+                if unsent {
+                    except = Some(endpoint.addr);
+                    last_error = Some(message);
+                    continue;
+                }
+                return Err(ServiceError::unavailable(message).to_status());
+            }
+            Ok(Ok(r)) => r,
+        };
+        if streaming {
+            return Ok(response);
+        }
+        let (parts, body) = response.into_parts();
+        let collected = match tokio::time::timeout_at(deadline, body.collect()).await {
+            Err(_) => return Err(deadline_exceeded(timeout)),
+            Ok(Err(status)) => return Err(status),
+            Ok(Ok(c)) => c,
+        };
+        let trailers = collected.trailers().cloned();
+        let data = collected.to_bytes();
+        let mut frames: Vec<Result<Frame<Bytes>, tonic::Status>> = Vec::with_capacity(2);
+        if !data.is_empty() {
+            frames.push(Ok(Frame::data(data)));
+        }
+        if let Some(t) = trailers {
+            frames.push(Ok(Frame::trailers(t)));
+        }
+        let body = StreamBody::new(futures::stream::iter(frames));
+        return Ok(Response::from_parts(parts, Body::new(body)));
+    }
+    Err(ServiceError::unavailable(last_error.unwrap_or_else(|| {
+        format!(
+            "{} has no endpoint: its route resolves to no address",
+            upstream.name
+        )
+    }))
+    .to_status())
+}
+
+/// The call's gRPC code, from a trailers-only answer's headers or a
+/// buffered answer's trailers (a stream in progress counts as OK).
+fn status_of(response: &Response<Body>) -> Code {
+    if let Some(v) = response.headers().get("grpc-status") {
+        return v
+            .to_str()
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+            .map(Code::from)
+            .unwrap_or(Code::Unknown);
+    }
+    Code::Ok
+}
+
+/// Turns a gRPC answer into gRPC-Web: the trailers become the last frame.
+fn to_grpc_web(response: Response<Body>, text: bool) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(if text {
+            "application/grpc-web-text+proto"
+        } else {
+            "application/grpc-web+proto"
+        }),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.status = StatusCode::OK;
+    let encode = move |chunk: Bytes| {
+        if text {
+            frames::encode_text(&chunk)
+        } else {
+            chunk
+        }
+    };
+    if parts.headers.contains_key("grpc-status") {
+        // Trailers only: the status goes into the trailer frame.
+        let mut trailers = HeaderMap::new();
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            if let Some(v) = parts.headers.remove(name) {
+                trailers.insert(name, v);
+            }
+        }
+        let frame = encode(frames::trailer_frame(&trailers));
+        return Response::from_parts(parts, Body::new(http_body_util::Full::new(frame)));
+    }
+    let body = body.map_frame(move |frame| match frame.into_data() {
+        Ok(data) => Frame::data(encode(data)),
+        Err(frame) => match frame.into_trailers() {
+            Ok(trailers) => Frame::data(encode(frames::trailer_frame(&trailers))),
+            Err(_) => Frame::data(Bytes::new()),
+        },
+    });
+    Response::from_parts(parts, Body::new(body))
+}
+
+fn plain(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Body::new(http_body_util::Full::new(body.into())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An error as a JSON answer, with the HTTP status of its code (or `http`).
+fn json_error(status: &tonic::Status, http: Option<StatusCode>) -> Response<Body> {
+    let mut response = plain(
+        http.unwrap_or_else(|| json::http_status(status.code())),
+        "application/json",
+        json::error(status),
+    );
+    if status.code() == Code::ResourceExhausted
+        && let Some(retry) = retry_after_seconds(status)
+    {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    }
+    response
+}
+
+fn retry_after_seconds(status: &tonic::Status) -> Option<u64> {
+    use tonic_types::StatusExt as _;
+    let delay = status.get_details_retry_info()?.retry_delay?;
+    Some(delay.as_secs_f64().ceil().max(1.0) as u64)
+}
+
+/// Records a refused call in the audit stream (the gateway keeps no
+/// records of its own; the log collector keeps these lines).
+fn audit_denied(actor: Option<&Actor>, peer: SocketAddr, path: &str, reason: &str, message: &str) {
+    tracing::warn!(
+        target: "cppcc::audit",
+        outcome = "denied",
+        subject = actor.map(|a| a.subject.as_str()).unwrap_or(""),
+        role = actor.map(|a| a.role.as_str()).unwrap_or(""),
+        committee = actor.and_then(|a| a.committee()).unwrap_or(""),
+        peer = %peer,
+        method = path,
+        reason,
+        message,
+        "call refused at the gateway"
+    );
+}
