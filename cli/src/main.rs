@@ -5,8 +5,10 @@
 //!   `--demo` loads 随县政协's year.
 //! - `cppcc migrate`: applies every service's migrations and exits.
 //! - `cppcc token --role admin --committee suixian`: a development token.
+//! - `cppcc report --year 2023`: the annual report from the gateway, as a
+//!   table and an Excel workbook.
 
-use cppcc_cli::{local, up};
+use cppcc_cli::{local, report, up};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,6 +59,9 @@ enum Command {
         #[arg(long, env = "CPPCC_DATA_DIR", default_value = ".cppcc")]
         data_dir: PathBuf,
     },
+    /// Print a committee's annual report from the gateway and write it as
+    /// an Excel workbook.
+    Report(report::ReportArgs),
 }
 
 /// Refuses a token the services would refuse.
@@ -108,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(args) => up::run(args).await,
         Command::Migrate { data_dir } => up::migrate(&data_dir).await,
+        Command::Report(args) => report::run(args).await,
         Command::Token {
             role,
             committee,

@@ -27,6 +27,9 @@ pub struct UpArgs {
     /// The data folder: PostgreSQL's data and the development keys.
     #[arg(long, env = "CPPCC_DATA_DIR", default_value = ".cppcc")]
     data_dir: PathBuf,
+    /// Where the gateway, the suite's one public endpoint, listens.
+    #[arg(long, env = "CPPCC_GATEWAY_ADDR", default_value = "127.0.0.1:50051")]
+    gateway_addr: SocketAddr,
     /// Where the members service listens.
     #[arg(long, env = "CPPCC_MEMBERS_ADDR", default_value = "127.0.0.1:50061")]
     members_addr: SocketAddr,
@@ -136,6 +139,24 @@ struct Service {
     build: Build,
 }
 
+/// The gateway in front of every service (`addresses`: where each listens).
+fn gateway(
+    env: &Env,
+    addresses: &[(&str, SocketAddr)],
+) -> Result<cppcc_gateway::server::Gateway, anyhow::Error> {
+    use clap::Parser as _;
+    let mut config = cppcc_gateway::config::Config::try_parse_from(["cppcc-gateway"])?;
+    config.routes = addresses
+        .iter()
+        .map(|(name, addr)| format!("cppcc.{name}.v1=http://{addr}"))
+        .collect();
+    config.auth = env.auth();
+    // One machine, no load balancer to tell: stop at once.
+    config.shutdown_delay = std::time::Duration::ZERO;
+    config.shutdown_grace = std::time::Duration::from_secs(10);
+    config.build().map_err(anyhow::Error::from_boxed)
+}
+
 /// Every service, each told where the others listen (`addresses`: the
 /// ports bound, by service name).
 fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<Service> {
@@ -224,6 +245,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let _telemetry =
         cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
     // The ports first: a port taken is said before anything else starts.
+    let gateway_listener = bind(args.gateway_addr, "--gateway-addr / CPPCC_GATEWAY_ADDR").await?;
     let mut listeners = Vec::new();
     for port in ports(&args) {
         listeners.push((port.name, bind(port.addr, port.flag).await?));
@@ -271,7 +293,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         address("opinions"),
     );
 
+    let gateway_addr = gateway_listener.local_addr()?;
+    let gateway = gateway(&env, &addresses).context("starting the gateway")?;
+    let mut stop_gateway = stopping.clone();
+    running.push(tokio::spawn(gateway.serve(gateway_listener, async move {
+        stopped(&mut stop_gateway).await
+    })));
+
     println!("cppcc is up; data in {}", data.root().display());
+    println!("  {:<12} {gateway_addr}", "gateway");
     for (name, addr) in &addresses {
         println!("  {name:<12} {addr}");
     }
@@ -318,19 +348,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     println!(
-        "\ntry it:\n  TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian --data-dir {data})\n  \
+        "\ntry it (everything through the gateway):\n  \
+         TOKEN=$(cargo run -q --release --bin cppcc -- token --role admin --committee suixian --data-dir {data})\n  \
+         buf curl --protocol grpc --http2-prior-knowledge --list-services http://{gateway_addr}\n  \
          buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
          -d '{{\"parent\": \"committees/suixian\", \"page_size\": 5}}' \\\n    \
-         http://{members}/cppcc.members.v1.MemberService/ListMembers\n  \
-         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
+         http://{gateway_addr}/cppcc.members.v1.MemberService/ListMembers\n  \
+         curl -s -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\n    \
          -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
-         http://{proposals}/cppcc.proposals.v1.ProposalAssessmentService/GetProposalStatistics\n  \
-         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
-         -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
-         http://{consultations}/cppcc.consultations.v1.ConsultationResultService/GetConsultationStatistics\n  \
-         buf curl --protocol grpc --http2-prior-knowledge -H \"authorization: Bearer $TOKEN\" \\\n    \
-         -d '{{\"committee\": \"committees/suixian\", \"year\": 2023}}' \\\n    \
-         http://{opinions}/cppcc.opinions.v1.OpinionReportService/GetOpinionStatistics\n\nCtrl-C stops everything.",
+         http://{gateway_addr}/cppcc.opinions.v1.OpinionReportService/GetOpinionStatistics\n  \
+         cargo run -q --release --bin cppcc -- report --year 2023 --gateway http://{gateway_addr} --data-dir {data}\n\n\
+         Ctrl-C stops everything.",
         data = data.root().display()
     );
 

@@ -27,6 +27,7 @@ use ppb::proposal_assessment_service_client::ProposalAssessmentServiceClient;
 
 struct Up {
     child: Child,
+    gateway: String,
     members: String,
     proposals: String,
     consultations: String,
@@ -39,6 +40,8 @@ async fn up(data_dir: &std::path::Path) -> Up {
         .args([
             "up",
             "--demo",
+            "--gateway-addr",
+            "127.0.0.1:0",
             "--members-addr",
             "127.0.0.1:0",
             "--proposals-addr",
@@ -58,7 +61,8 @@ async fn up(data_dir: &std::path::Path) -> Up {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut members, mut proposals, mut consultations, mut opinions, mut demo) = (
+    let (mut gateway, mut members, mut proposals, mut consultations, mut opinions, mut demo) = (
+        String::new(),
         String::new(),
         String::new(),
         String::new(),
@@ -71,6 +75,9 @@ async fn up(data_dir: &std::path::Path) -> Up {
             .expect("cppcc up answers within three minutes")
             .unwrap()
             .expect("cppcc up prints its addresses and the demo");
+        if let Some(addr) = line.trim().strip_prefix("gateway") {
+            gateway = addr.trim().to_owned();
+        }
         if let Some(addr) = line.trim().strip_prefix("members") {
             members = addr.trim().to_owned();
         }
@@ -90,6 +97,7 @@ async fn up(data_dir: &std::path::Path) -> Up {
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Up {
         child,
+        gateway,
         members,
         proposals,
         consultations,
@@ -169,6 +177,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     let proposals = proposal_figures(&first.proposals, &token(&data_dir)).await;
     let consultations = consultation_figures(&first.consultations, &token(&data_dir)).await;
     let opinions = opinion_figures(&first.opinions, &token(&data_dir)).await;
+    annual_report(&first.gateway, &data_dir).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -194,6 +203,49 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     );
     stop(second).await;
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// `cppcc report --year 2023` against the gateway: the seed's figures in
+/// the table, every section there, and the workbook written.
+async fn annual_report(gateway: &str, data_dir: &std::path::Path) {
+    let xlsx = data_dir.join("report.xlsx");
+    let out = Command::new(env!("CARGO_BIN_EXE_cppcc"))
+        .args(["report", "--year", "2023", "--gateway"])
+        .arg(format!("http://{gateway}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--xlsx")
+        .arg(&xlsx)
+        .output()
+        .await
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!table.contains("注："), "every section is there:\n{table}");
+    // Section, label, the year, the term to date.
+    let row = |label: &str| -> Vec<String> {
+        table
+            .lines()
+            .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .find(|cells| cells.get(1).map(String::as_str) == Some(label))
+            .unwrap_or_else(|| panic!("no {label} in\n{table}"))
+    };
+    assert_eq!(row("委员总数")[2], "338");
+    assert_eq!(row("其中市政协委员")[2], "37");
+    assert_eq!(row("专门委员会")[2], "7");
+    assert_eq!(
+        row("其中委员报送")[3],
+        "216",
+        "members' reports since the term began"
+    );
+    assert_eq!(row("反映社情民意信息的委员")[2], "47");
+    assert_eq!(row("被上级政协采用")[3], "6");
+    let workbook = std::fs::read(&xlsx).expect("the workbook is written");
+    assert!(workbook.starts_with(b"PK"), "an xlsx is a zip");
 }
 
 /// The seed's organisation and duty figures, as a county office reads them.
