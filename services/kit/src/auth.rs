@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
@@ -305,7 +305,17 @@ pub struct TokenVerifier {
     keys: HashMap<Option<String>, (DecodingKey, Algorithm)>,
     issuer: String,
     audience: String,
+    /// Tokens already verified, by their text, until they expire: a caller
+    /// sends the same token on every call, and checking its signature
+    /// each time is most of what a cheap call costs.
+    verified: Arc<Mutex<HashMap<Arc<str>, Actor>>>,
 }
+
+/// How many verified tokens are remembered before the memory is cleared.
+const VERIFIED_KEPT: usize = 8192;
+
+/// The seconds a token is taken past its `exp` (clocks differ).
+const LEEWAY_SECS: u64 = 30;
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -383,11 +393,37 @@ impl TokenVerifier {
             keys,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            verified: Arc::default(),
         })
     }
 
-    /// Verifies a bearer token and returns the caller it names.
+    /// Verifies a bearer token and returns the caller it names. A token
+    /// verified before is taken from memory until it expires.
     pub fn verify(&self, token: &str, peer: Option<SocketAddr>) -> Result<Actor, AuthError> {
+        let remembered = self
+            .verified
+            .lock()
+            .expect("not poisoned")
+            .get(token)
+            .cloned();
+        if let Some(mut actor) = remembered {
+            if now() <= actor.expires_at.saturating_add(LEEWAY_SECS) {
+                actor.peer = peer;
+                return Ok(actor);
+            }
+            self.verified.lock().expect("not poisoned").remove(token);
+        }
+        let actor = self.verify_signed(token, peer)?;
+        let mut verified = self.verified.lock().expect("not poisoned");
+        if verified.len() >= VERIFIED_KEPT {
+            verified.clear();
+        }
+        verified.insert(actor.bearer.clone(), actor.clone());
+        Ok(actor)
+    }
+
+    /// Verifies a token's signature and claims.
+    fn verify_signed(&self, token: &str, peer: Option<SocketAddr>) -> Result<Actor, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| rejected("TOKEN_MALFORMED", "the bearer token is not a JWT"))?;
         let (key, alg) = self.keys.get(&header.kid).ok_or_else(|| {
@@ -409,7 +445,7 @@ impl TokenVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS;
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 JwtErrorKind::ExpiredSignature => {
@@ -652,6 +688,61 @@ mod tests {
         assert_eq!(
             verifier.verify(&token, None).unwrap().committee(),
             Some("suixian")
+        );
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let (issuer, verifier) = pair();
+        let token = issuer.issue(&req(Role::Leader, "suixian"));
+        let first: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let second: SocketAddr = "127.0.0.1:2".parse().unwrap();
+        assert_eq!(
+            verifier.verify(&token, Some(first)).unwrap().peer,
+            Some(first)
+        );
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+        let again = verifier.verify(&token, Some(second)).unwrap();
+        assert_eq!((again.role, again.peer), (Role::Leader, Some(second)));
+        // Clones share what they remember.
+        assert_eq!(verifier.clone().verified.lock().unwrap().len(), 1);
+        // Once past its expiry (and the leeway), a remembered token is
+        // checked again, and refused.
+        verifier
+            .verified
+            .lock()
+            .unwrap()
+            .get_mut(token.as_str())
+            .unwrap()
+            .expires_at = now() - LEEWAY_SECS - 1;
+        let expired = issuer.issue_at(&req(Role::Leader, "suixian"), 1_000_000);
+        let stale = verifier.verified.lock().unwrap()[token.as_str()].clone();
+        verifier
+            .verified
+            .lock()
+            .unwrap()
+            .insert(Arc::from(expired.as_str()), stale);
+        assert_eq!(
+            reason(verifier.verify(&expired, None).unwrap_err()),
+            "TOKEN_EXPIRED"
+        );
+        assert!(
+            !verifier
+                .verified
+                .lock()
+                .unwrap()
+                .contains_key(expired.as_str())
+        );
+        // A forged token is never remembered.
+        let (other, _) = pair();
+        let forged = other.issue(&req(Role::Admin, "suixian"));
+        assert!(verifier.verify(&forged, None).is_err());
+        assert!(
+            !verifier
+                .verified
+                .lock()
+                .unwrap()
+                .contains_key(forged.as_str())
         );
     }
 
