@@ -20,7 +20,7 @@ use cppcc_cli::local::DatabaseAccess;
 use cppcc_proto::members::v1 as pb;
 use pb::member_service_client::MemberServiceClient;
 
-use crate::Bench;
+use crate::{Bench, percentile};
 
 /// Options of `creates`.
 #[derive(clap::Args, Debug)]
@@ -58,13 +58,6 @@ struct Measured {
     per_second: f64,
     p50: Duration,
     p99: Duration,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 async fn grpc_creates(

@@ -9,13 +9,15 @@
 //!   county (338 members) and a province-sized roll (30,000);
 //! - `proposals`: the submit → file → assign path of the proposals
 //!   service, proposals a second and its latency;
-//! - `consultations`: GetConsultationStatistics over a province's data.
+//! - `consultations`: GetConsultationStatistics over a province's data;
+//! - `gateway`: unary calls direct, through the gateway and through nginx.
 //!
 //! Machines here are shared and noisy: compare figures from one run.
 
 mod consultations;
 mod creates;
 mod evaluation;
+mod gateway;
 mod intake;
 mod proposals;
 
@@ -59,6 +61,8 @@ enum What {
     Proposals(proposals::Args),
     /// The consultation statistics over a province's data.
     Consultations(consultations::Args),
+    /// Unary calls direct, through the gateway and through nginx.
+    Gateway(gateway::Args),
 }
 
 #[tokio::main]
@@ -69,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         What::Evaluation(args) => evaluation::run(args).await,
         What::Proposals(args) => proposals::run(args).await,
         What::Consultations(args) => consultations::run(args).await,
+        What::Gateway(args) => gateway::run(args).await,
     }
 }
 
@@ -232,6 +237,15 @@ impl Bench {
         Ok(cppcc_kit::client::channel(&format!("http://{addr}"))?)
     }
 
+    /// Where the members service listens.
+    pub fn members_addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        Ok(self
+            .members
+            .as_ref()
+            .context("the members service runs")?
+            .addr)
+    }
+
     /// A channel to the members service.
     pub fn channel(&self) -> anyhow::Result<tonic::transport::Channel> {
         let addr = self
@@ -358,6 +372,14 @@ pub async fn create_members(
         all.extend(t.await??);
     }
     Ok(all)
+}
+
+/// The `p` quantile (0..1) of sorted durations.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// The median of some durations.

@@ -16,7 +16,7 @@ use cppcc_proto::proposals::v1 as pb;
 use pb::proposal_office_service_client::ProposalOfficeServiceClient;
 use pb::proposal_service_client::ProposalServiceClient;
 
-use crate::{Bench, create_members};
+use crate::{Bench, create_members, percentile};
 
 /// Options of `proposals`.
 #[derive(clap::Args, Debug)]
@@ -27,13 +27,6 @@ pub struct Args {
     /// Proposals taken through the path at each concurrency.
     #[arg(long, default_value_t = 1000)]
     proposals: u32,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn ms(d: Duration) -> f64 {
