@@ -5,13 +5,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cppcc_kit::auth::{AuthArgs, TokenVerifier};
+use cppcc_kit::auth::{AuthArgs, TokenIssuer, TokenVerifier};
 use cppcc_kit::config::parse_duration;
 use cppcc_kit::telemetry::TelemetryArgs;
+use secrecy::SecretString;
 
 use crate::limits::LimitArgs;
 use crate::policy::Policy;
 use crate::server::{self, Gateway};
+use crate::tls::{self, Tls};
 use crate::upstream::{Balanced, Refresh, Routes, Upstream};
 use cppcc_reports::AnnualReports;
 
@@ -88,6 +90,37 @@ pub struct Config {
     /// Then how long calls in flight get to finish.
     #[arg(long, env = "CPPCC_SHUTDOWN_GRACE", default_value = "25s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
+    /// The public port's certificate chain (PEM file); with `--tls-key`
+    /// the port speaks TLS only (HTTP/2 and HTTP/1.1 by ALPN).
+    #[arg(long, env = "CPPCC_GATEWAY_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of that certificate (PEM file).
+    #[arg(long, env = "CPPCC_GATEWAY_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA certificates (PEM file) whose client certificates identify
+    /// city and provincial systems: a certificate's subject common name is
+    /// the id of its system's committee, which then calls in the upper
+    /// committee role. Callers without a certificate still send tokens.
+    /// Needs TLS and `--service-key`.
+    #[arg(
+        long,
+        env = "CPPCC_GATEWAY_CLIENT_CA",
+        requires = "tls_cert",
+        requires = "service_key"
+    )]
+    pub client_ca: Option<PathBuf>,
+    /// The Ed25519 private key (PEM text, or a file holding it) that signs
+    /// the short-lived tokens of certificate callers; the gateway and the
+    /// services must trust its public half (`--jwt-public-key`).
+    #[arg(
+        long = "service-key",
+        env = "CPPCC_SERVICE_KEY",
+        hide_env_values = true
+    )]
+    pub service_key: Option<SecretString>,
+    /// The key id (`kid`) to put in those tokens.
+    #[arg(long = "service-key-id", env = "CPPCC_SERVICE_KEY_ID")]
+    pub service_key_id: Option<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
     #[command(flatten)]
@@ -116,6 +149,27 @@ fn annual_report(routes: &Routes, deadline: Duration) -> AnnualReports<Balanced>
 }
 
 impl Config {
+    /// TLS on the public port, as configured.
+    fn tls(&self, verifier: &TokenVerifier) -> Result<Option<Tls>, cppcc_kit::BoxError> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let certificates = match (&self.client_ca, &self.service_key) {
+            (Some(_), Some(key)) => {
+                let issuer =
+                    TokenIssuer::for_service(key, self.service_key_id.clone(), &self.auth)?;
+                tls::check_issuer(&issuer, verifier)?;
+                Some(issuer)
+            }
+            _ => None,
+        };
+        let config = tls::server_config(cert, key, self.client_ca.as_deref())?;
+        Ok(Some(Tls {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            certificates,
+        }))
+    }
+
     /// The gateway these settings describe.
     pub fn build(&self) -> Result<Gateway, cppcc_kit::BoxError> {
         if self.routes.is_empty() {
@@ -133,8 +187,11 @@ impl Config {
         };
         let routes = Arc::new(Routes::parse(&self.routes, refresh)?);
         let report = annual_report(&routes, self.report_deadline);
+        let verifier = TokenVerifier::from_args(&self.auth)?;
+        let tls = self.tls(&verifier)?;
         let gateway = Gateway::new(server::Config {
-            verifier: TokenVerifier::from_args(&self.auth)?,
+            verifier,
+            tls,
             policy: Policy::load(self.policy.as_deref())?,
             routes,
             refresh,

@@ -13,4 +13,5 @@ pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod server;
+pub mod tls;
 pub mod upstream;

@@ -17,7 +17,7 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tonic::Code;
 use tonic::body::Body;
 use tonic::server::NamedService;
@@ -30,6 +30,7 @@ use crate::json;
 use crate::limits::{LimitArgs, Limits};
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Policy};
+use crate::tls::{CertCaller, Tls};
 use crate::upstream::{Refresh, Routes, Upstream};
 
 /// What the gateway needs to run.
@@ -51,7 +52,20 @@ pub struct Config {
     /// connections are refused, and how long calls in flight then get.
     pub shutdown_delay: Duration,
     pub shutdown_grace: Duration,
+    /// TLS on the public port, when configured.
+    pub tls: Option<Tls>,
 }
+
+/// One connection: where it comes from and, over TLS with a client
+/// certificate, the caller the certificate names (or why it names none).
+#[derive(Debug)]
+pub(crate) struct Conn {
+    addr: SocketAddr,
+    cert: Option<Result<CertCaller, String>>,
+}
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gateway, ready to serve.
 pub struct Gateway {
@@ -184,8 +198,11 @@ impl Gateway {
             .keep_alive_timeout(Duration::from_secs(10))
             .max_concurrent_streams(1024);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        // Handshakes run on their own tasks; the connections they open come
+        // back here to be served (and drained at shutdown).
+        let (handshaken_tx, mut handshaken) = mpsc::channel(64);
         loop {
-            let (stream, peer) = tokio::select! {
+            let (stream, addr) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
@@ -194,22 +211,38 @@ impl Gateway {
                         continue;
                     }
                 },
+                Some((stream, conn)) = handshaken.recv() => {
+                    serve_connection(&http, &graceful, &shared, stream, conn);
+                    continue;
+                }
                 _ = cppcc_kit::server::stopped(&mut closing_rx) => break,
             };
             let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
-            });
-            let connection = http
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
+            let Some(tls) = &shared.config.tls else {
+                serve_connection(&http, &graceful, &shared, stream, Conn { addr, cert: None });
+                continue;
+            };
+            let acceptor = tls.acceptor.clone();
+            let names_callers = tls.certificates.is_some();
+            let handshaken_tx = handshaken_tx.clone();
             tokio::spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::debug!(error = %e, %peer, "connection ended with an error");
-                }
+                let stream =
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, peer = %addr, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %addr, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                let cert = match stream.get_ref().1.peer_certificates() {
+                    Some([leaf, ..]) if names_callers => Some(CertCaller::from_certificate(leaf)),
+                    _ => None,
+                };
+                let _ = handshaken_tx.send((stream, Conn { addr, cert })).await;
             });
         }
         drop(listener);
@@ -263,7 +296,7 @@ impl Shared {
         }
     }
 
-    async fn handle(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: Arc<Conn>) -> Response<Body> {
         let started = Instant::now();
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
@@ -323,17 +356,17 @@ impl Shared {
         let mut response = match protocol {
             Protocol::Grpc => {
                 self.clone()
-                    .call(parts.headers, &path, body, peer, started)
+                    .call(parts.headers, &path, body, &conn, started)
                     .await
             }
             Protocol::GrpcWeb | Protocol::GrpcWebText => {
                 self.clone()
-                    .grpc_web(parts.headers, &path, body, peer, started, protocol)
+                    .grpc_web(parts.headers, &path, body, &conn, started, protocol)
                     .await
             }
             Protocol::Json => {
                 self.clone()
-                    .json(parts.headers, &path, body, peer, started)
+                    .json(parts.headers, &path, body, &conn, started)
                     .await
             }
         };
@@ -440,7 +473,7 @@ impl Shared {
         mut headers: HeaderMap,
         path: &str,
         body: Bytes,
-        peer: SocketAddr,
+        conn: &Conn,
         started: Instant,
         protocol: Protocol,
     ) -> Response<Body> {
@@ -470,7 +503,7 @@ impl Shared {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
-        let response = self.call(headers, path, body, peer, started).await;
+        let response = self.call(headers, path, body, conn, started).await;
         to_grpc_web(response, text)
     }
 
@@ -479,7 +512,7 @@ impl Shared {
         mut headers: HeaderMap,
         path: &str,
         body: Bytes,
-        peer: SocketAddr,
+        conn: &Conn,
         started: Instant,
     ) -> Response<Body> {
         let Some(method) = descriptors::method(path) else {
@@ -503,7 +536,7 @@ impl Shared {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/grpc"),
         );
-        let response = self.call(headers, path, frame, peer, started).await;
+        let response = self.call(headers, path, frame, conn, started).await;
         let (parts, body) = response.into_parts();
         let (data, trailers) = match body.collect().await {
             Ok(c) => {
@@ -531,7 +564,7 @@ impl Shared {
         headers: HeaderMap,
         path: &str,
         body: Bytes,
-        peer: SocketAddr,
+        conn: &Conn,
         started: Instant,
     ) -> Response<Body> {
         let span = cppcc_kit::telemetry::gateway_span(path, &headers);
@@ -540,7 +573,7 @@ impl Shared {
             let mut caller = String::from("anonymous");
             let result = this
                 .clone()
-                .admit_and_send(headers, path, body, peer, &mut caller)
+                .admit_and_send(headers, path, body, conn, &mut caller)
                 .await;
             let response = result.unwrap_or_else(|status| status.into_http());
             let code = status_of(&response);
@@ -559,7 +592,7 @@ impl Shared {
         mut headers: HeaderMap,
         path: &str,
         body: Bytes,
-        peer: SocketAddr,
+        conn: &Conn,
         caller: &mut String,
     ) -> Result<Response<Body>, tonic::Status> {
         if is_public(path) {
@@ -570,7 +603,7 @@ impl Shared {
                 "`{path}` is not a gRPC method path (/package.Service/Method)"
             )));
         };
-        let actor = self.authenticate(&headers, path, peer)?;
+        let actor = self.authenticate(&headers, path, conn)?;
         *caller = format!("{}@{}", actor.role, actor.committee().unwrap_or("*"));
         let method = &path[1..];
         match self.config.policy.decide(method, actor.role) {
@@ -600,7 +633,7 @@ impl Shared {
                             .join(", ")
                     )
                 };
-                audit_denied(Some(&actor), peer, path, "POLICY_DENIED", &message);
+                audit_denied(Some(&actor), conn.addr, path, "POLICY_DENIED", &message);
                 return Err(ServiceError::permission_denied(message)
                     .with_reason("POLICY_DENIED")
                     .to_status());
@@ -613,7 +646,7 @@ impl Shared {
             actor.committee().unwrap_or("*")
         );
         let _permit = self.limits.admit(&key).map_err(|e| {
-            audit_denied(Some(&actor), peer, path, e.reason(), e.message());
+            audit_denied(Some(&actor), conn.addr, path, e.reason(), e.message());
             e.to_status()
         })?;
         let timeout = headers
@@ -626,7 +659,10 @@ impl Shared {
             headers.remove(name);
         }
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
-        if let Ok(v) = HeaderValue::from_str(&peer.ip().to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", actor.bearer)) {
+            headers.insert(header::AUTHORIZATION, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&conn.addr.ip().to_string()) {
             headers.append(HeaderName::from_static("x-forwarded-for"), v);
         }
         cppcc_kit::telemetry::inject_headers(&tracing::Span::current(), &mut headers);
@@ -648,12 +684,13 @@ impl Shared {
         forward(upstream, headers, path, body, timeout, streaming).await
     }
 
-    /// Verifies the bearer token; audits a refusal.
+    /// Verifies the bearer token or, without one, takes the caller a
+    /// client certificate names; audits a refusal.
     fn authenticate(
         &self,
         headers: &HeaderMap,
         path: &str,
-        peer: SocketAddr,
+        conn: &Conn,
     ) -> Result<Actor, tonic::Status> {
         let token = headers
             .get(header::AUTHORIZATION)
@@ -663,19 +700,30 @@ impl Shared {
                     .or_else(|| v.strip_prefix("bearer "))
             })
             .map(str::trim);
-        let verified = match token {
-            None => Err(ServiceError::unauthenticated(
+        let verifier = &self.config.verifier;
+        let issuer = self
+            .config
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificates.as_ref());
+        let verified = match (token, &conn.cert, issuer) {
+            (Some(token), _, _) => verifier
+                .verify(token, Some(conn.addr))
+                .map_err(ServiceError::from),
+            (None, Some(Ok(cert)), Some(issuer)) => cert
+                .actor(issuer, verifier, Some(conn.addr))
+                .map_err(ServiceError::from),
+            (None, Some(Err(why)), _) => Err(ServiceError::unauthenticated(
+                "CERTIFICATE_UNUSABLE",
+                why.clone(),
+            )),
+            (None, _, _) => Err(ServiceError::unauthenticated(
                 "TOKEN_MISSING",
                 "no bearer token: send `authorization: Bearer <token>`",
             )),
-            Some(token) => self
-                .config
-                .verifier
-                .verify(token, Some(peer))
-                .map_err(ServiceError::from),
         };
         verified.map_err(|e| {
-            audit_denied(None, peer, path, e.reason(), e.message());
+            audit_denied(None, conn.addr, path, e.reason(), e.message());
             e.to_status()
         })
     }
@@ -704,6 +752,36 @@ impl Shared {
     }
 }
 
+/// Serves HTTP/1.1 and HTTP/2 on one connection until it ends or the
+/// gateway drains.
+fn serve_connection<I>(
+    http: &hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    graceful: &hyper_util::server::graceful::GracefulShutdown,
+    shared: &Arc<Shared>,
+    io: I,
+    conn: Conn,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let addr = conn.addr;
+    let conn = Arc::new(conn);
+    let shared = shared.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let shared = shared.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(shared.handle(req, conn).await) }
+    });
+    let connection = http
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .into_owned();
+    let connection = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, peer = %addr, "connection ended with an error");
+        }
+    });
+}
+
 fn deadline_exceeded(timeout: Duration) -> tonic::Status {
     ServiceError::deadline_exceeded(format!(
         "no answer within the call's deadline of {} ms",
@@ -729,6 +807,19 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
             return true;
         }
         if err.to_string().contains("connect") && !err.to_string().contains("connection") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether the channel's own timer (kept from the forwarded `grpc-timeout`)
+/// ended the call: the deadline, which says nothing of the endpoint.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.is::<tonic::TimeoutExpired>() {
             return true;
         }
         source = err.source();
@@ -769,9 +860,9 @@ async fn forward(
         let response = match sent {
             Err(_) => return Err(deadline_exceeded(timeout)),
             // The channel keeps the forwarded `grpc-timeout` too, and its
-            // timer may end the call first: that is the deadline, and says
-            // nothing of the endpoint.
-            Ok(Err(_)) if tokio::time::Instant::now() >= deadline => {
+            // timer may end the call first (by a hair): that is the
+            // deadline, and says nothing of the endpoint.
+            Ok(Err(e)) if timed_out(&e) || tokio::time::Instant::now() >= deadline => {
                 return Err(deadline_exceeded(timeout));
             }
             Ok(Err(e)) => {

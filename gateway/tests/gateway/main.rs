@@ -8,6 +8,7 @@ mod policy;
 mod protocols;
 mod refusals;
 mod report;
+mod tls;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -208,15 +208,44 @@ async fn callers_over_their_limits_are_told_when_to_retry() {
     members.stop().await.unwrap();
 }
 
-/// Holds every connection it accepts and never answers: a hung upstream.
-async fn silent_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+/// The consultations activity service, hung: it takes every call and never
+/// answers.
+#[derive(Clone)]
+struct Hung;
+
+impl tonic::server::NamedService for Hung {
+    const NAME: &'static str = "cppcc.consultations.v1.ActivityService";
+}
+
+impl tower::Service<http::Request<tonic::body::Body>> for Hung {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Pending<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+        std::future::pending()
+    }
+}
+
+/// A slow upstream: it answers its health checks (so it stays in
+/// rotation) and never its calls.
+async fn slow_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (_, health) = tonic_health::server::health_reporter();
     let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
+        let _ = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(Hung)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
     });
     (addr, task)
 }
@@ -225,7 +254,7 @@ async fn silent_upstream() -> (SocketAddr, tokio::task::JoinHandle<()>) {
 async fn a_down_upstream_is_unavailable_and_a_slow_one_runs_out_of_time() {
     let db = cppcc_tests::database().await;
     let members = members(&db).await;
-    let (slow, _hold) = silent_upstream().await;
+    let (slow, _hold) = slow_upstream().await;
     let mut routes = routes(members.addr(), closed_port().await);
     routes.push(format!("cppcc.consultations.v1.ActivityService={slow}"));
     let gateway = Gateway::start(&routes, |c| {
