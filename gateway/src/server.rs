@@ -64,6 +64,9 @@ pub(crate) struct Conn {
     cert: Option<Result<CertCaller, String>>,
 }
 
+/// An upstream's CANCELLED this close to the deadline is the deadline.
+const DEADLINE_SLACK: Duration = Duration::from_millis(50);
+
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -814,19 +817,6 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Whether the channel's own timer (kept from the forwarded `grpc-timeout`)
-/// ended the call: the deadline, which says nothing of the endpoint.
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if err.is::<tonic::TimeoutExpired>() {
-            return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
 /// Sends a call to the next healthy endpoint; when that endpoint cannot be
 /// reached at all, to the next one (the call never left the gateway).
 /// Unary answers are read whole within the deadline; streams pass through.
@@ -856,15 +846,9 @@ async fn forward(
         if let Ok(v) = HeaderValue::from_str(&frames::format_timeout(remaining)) {
             request.headers_mut().insert("grpc-timeout", v);
         }
-        let sent = tokio::time::timeout_at(deadline, endpoint.channel().oneshot(request)).await;
+        let sent = tokio::time::timeout_at(deadline, endpoint.send(request)).await;
         let response = match sent {
             Err(_) => return Err(deadline_exceeded(timeout)),
-            // The channel keeps the forwarded `grpc-timeout` too, and its
-            // timer may end the call first (by a hair): that is the
-            // deadline, and says nothing of the endpoint.
-            Ok(Err(e)) if timed_out(&e) || tokio::time::Instant::now() >= deadline => {
-                return Err(deadline_exceeded(timeout));
-            }
             Ok(Err(e)) => {
                 let unsent = never_sent(&e);
                 endpoint.mark_down();
@@ -894,6 +878,15 @@ async fn forward(
             Ok(Ok(c)) => c,
         };
         let trailers = collected.trailers().cloned();
+        // A service ends a call at the deadline it was sent (tonic says
+        // CANCELLED), a hair before the gateway's own timer: that is the
+        // caller's deadline passing.
+        let cancelled = |h: &HeaderMap| h.get("grpc-status").is_some_and(|v| v == "1");
+        if (cancelled(&parts.headers) || trailers.as_ref().is_some_and(cancelled))
+            && deadline.saturating_duration_since(tokio::time::Instant::now()) < DEADLINE_SLACK
+        {
+            return Err(deadline_exceeded(timeout));
+        }
         let data = collected.to_bytes();
         let mut frames: Vec<Result<Frame<Bytes>, tonic::Status>> = Vec::with_capacity(2);
         if !data.is_empty() {

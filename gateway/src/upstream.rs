@@ -11,9 +11,10 @@ use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tokio::sync::watch;
 use tonic::body::Body;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -53,11 +54,16 @@ impl Target {
     }
 }
 
+/// The HTTP/2 client of one endpoint: requests go straight onto its
+/// connection (no buffer task between), which it opens again when lost.
+type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
 /// One resolved endpoint (a pod), with its connection.
 #[derive(Debug)]
 pub struct Endpoint {
     pub addr: SocketAddr,
-    channel: Channel,
+    client: Client,
+    authority: http::uri::Authority,
     healthy: AtomicBool,
     /// Calls sent here.
     pub calls: AtomicU64,
@@ -65,26 +71,43 @@ pub struct Endpoint {
 
 impl Endpoint {
     fn new(addr: SocketAddr, connect_timeout: Duration) -> Endpoint {
-        let uri = format!("http://{addr}");
-        let channel = TonicEndpoint::from_shared(uri)
-            .expect("a socket address makes a URI")
-            .connect_timeout(connect_timeout)
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .timer(TokioTimer::new())
+            .pool_timer(TokioTimer::new())
             .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_timeout(Duration::from_secs(10))
-            .keep_alive_while_idle(true)
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .http2_keep_alive_timeout(Duration::from_secs(10))
+            .http2_keep_alive_while_idle(true)
+            .build(connector);
         Endpoint {
             addr,
-            channel,
+            client,
+            authority: addr
+                .to_string()
+                .parse()
+                .expect("a socket address makes an authority"),
             healthy: AtomicBool::new(true),
             calls: AtomicU64::new(0),
         }
     }
 
-    /// The connection, for one call.
-    pub fn channel(&self) -> Channel {
-        self.channel.clone()
+    /// Sends one request (its URI a path) to this endpoint.
+    pub async fn send(
+        &self,
+        mut request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, hyper_util::client::legacy::Error> {
+        let mut uri = std::mem::take(request.uri_mut()).into_parts();
+        uri.scheme = Some(http::uri::Scheme::HTTP);
+        uri.authority = Some(self.authority.clone());
+        if uri.path_and_query.is_none() {
+            uri.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+        }
+        *request.uri_mut() = http::Uri::from_parts(uri).expect("scheme, authority and path");
+        let response = self.client.request(request).await?;
+        Ok(response.map(Body::new))
     }
 
     /// Whether the last probe (or call) found it serving.
@@ -101,7 +124,9 @@ impl Endpoint {
     }
 
     async fn probe(&self, timeout: Duration) {
-        let mut client = HealthClient::new(self.channel());
+        let origin = http::Uri::from_maybe_shared(format!("http://{}", self.authority))
+            .expect("an authority makes an origin");
+        let mut client = HealthClient::with_origin(self.client.clone(), origin);
         let answer = tokio::time::timeout(
             timeout,
             client.check(HealthCheckRequest {
@@ -359,29 +384,31 @@ impl tower::Service<http::Request<Body>> for Balanced {
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let upstream = self.0.clone();
         Box::pin(async move {
-            use tower::ServiceExt as _;
             let endpoint = upstream.pick(None).ok_or_else(|| {
                 tonic::Status::unavailable(format!(
                     "no endpoint serves {}: the gateway has no route to it, or none resolved",
                     upstream.name
                 ))
             })?;
-            let deadline = req
+            let timeout = req
                 .headers()
                 .get("grpc-timeout")
                 .and_then(|v| v.to_str().ok())
-                .and_then(crate::frames::parse_timeout)
-                .map(|t| tokio::time::Instant::now() + t);
-            let response = endpoint.channel().oneshot(req).await;
+                .and_then(crate::frames::parse_timeout);
+            let sent = endpoint.send(req);
+            let response = match timeout {
+                Some(t) => match tokio::time::timeout(t, sent).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Err(tonic::Status::deadline_exceeded(format!(
+                            "{} did not answer within the call's deadline",
+                            upstream.name
+                        )));
+                    }
+                },
+                None => sent.await,
+            };
             response.map_err(|e| {
-                // The channel's own timer ending the call at its deadline
-                // says nothing of the endpoint.
-                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                    return tonic::Status::deadline_exceeded(format!(
-                        "{} did not answer within the call's deadline",
-                        upstream.name
-                    ));
-                }
                 endpoint.mark_down();
                 tonic::Status::unavailable(format!(
                     "{} at {} cannot be reached: {}",
