@@ -223,6 +223,7 @@ impl DatabaseAccess {
             database_max_connections: 16,
             database_acquire_timeout: std::time::Duration::from_secs(5),
             database_statement_timeout: std::time::Duration::from_secs(30),
+            migrate_only: false,
         }
     }
 }

@@ -117,6 +117,7 @@ impl TestDatabase {
             database_max_connections: 8,
             database_acquire_timeout: Duration::from_secs(10),
             database_statement_timeout: Duration::from_secs(30),
+            migrate_only: false,
         }
     }
 

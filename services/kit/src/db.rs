@@ -54,6 +54,11 @@ pub struct DatabaseArgs {
     /// Longest a single statement may run.
     #[arg(long, env = "CPPCC_DATABASE_STATEMENT_TIMEOUT", default_value = "30s", value_parser = crate::config::parse_duration)]
     pub database_statement_timeout: Duration,
+    /// Create the role and schema if asked to, apply the migrations, and
+    /// exit: a Kubernetes init container (or Job) runs this before the
+    /// service serves.
+    #[arg(long, env = "CPPCC_MIGRATE_ONLY")]
+    pub migrate_only: bool,
 }
 
 /// A service's schema name: lowercase letters and underscores.
@@ -148,6 +153,18 @@ impl Database {
             .await
             .map_err(|e| format!("cannot connect to the {} database: {e}", schema.name()))?;
         Ok(Database::from_pool(pool, schema))
+    }
+
+    /// For `--migrate-only`: bootstraps and migrates, then lets go.
+    pub async fn migrate_only(
+        schema: Schema,
+        args: &DatabaseArgs,
+        migrations: &Migrator,
+    ) -> Result<(), BoxError> {
+        let db = Database::connect(schema, args, migrations).await?;
+        db.pool.close().await;
+        tracing::info!(schema = schema.name(), "migrated; exiting (--migrate-only)");
+        Ok(())
     }
 
     /// Wraps a pool already connected to a migrated schema.

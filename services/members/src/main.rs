@@ -8,6 +8,15 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     let _telemetry = cppcc_kit::telemetry::init("cppcc-members", &config.telemetry)
         .map_err(anyhow::Error::from_boxed)?;
+    if config.database.migrate_only {
+        return cppcc_kit::db::Database::migrate_only(
+            cppcc_members::SCHEMA,
+            &config.database,
+            &cppcc_members::MIGRATIONS,
+        )
+        .await
+        .map_err(anyhow::Error::from_boxed);
+    }
     let server = cppcc_members::server(&config)
         .await
         .map_err(anyhow::Error::from_boxed)?;

@@ -1370,6 +1370,40 @@ async fn health_and_reflection_need_no_token() {
     suite.running.stop().await.unwrap();
 }
 
+/// `--migrate-only`, as a Kubernetes init container runs it: the role,
+/// the schema and every migration, then the process exits without serving.
+#[tokio::test]
+async fn migrate_only_migrates_and_exits() {
+    let db = cppcc_tests::database().await;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
+        .envs(cppcc_tests::service_env(&db, "members"))
+        .env("CPPCC_MIGRATE_ONLY", "true")
+        // Were it to serve, it would serve here, and the test would hang.
+        .env("CPPCC_MEMBERS_ADDR", "127.0.0.1:0")
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("it exits")
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("migrated; exiting"), "{log}");
+    assert!(!log.contains("\"serving\""), "{log}");
+    let mut admin = db.admin().await;
+    let applied: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM members._sqlx_migrations WHERE success",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        applied as usize,
+        cppcc_kit::db::migrator(cppcc_members::SCHEMA, &cppcc_members::MIGRATIONS)
+            .iter()
+            .count()
+    );
+}
+
 /// The service run as its own process, as Kubernetes runs it.
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish() {
