@@ -32,6 +32,11 @@ pub struct Config {
         default_value = "0.0.0.0:50051"
     )]
     pub addr: SocketAddr,
+    /// A plain-HTTP address that serves only the gRPC health check and
+    /// `GET /metrics`: for Kubernetes probes and scrapers when the public
+    /// port speaks TLS. None when unset.
+    #[arg(long = "admin-addr", env = "CPPCC_GATEWAY_ADMIN_ADDR")]
+    pub admin_addr: Option<SocketAddr>,
     /// Where calls go, as `name=uri[,uri…]`: the name is a package
     /// (`cppcc.members.v1`) or a service (`cppcc.members.v1.MemberService`,
     /// which wins over its package); each uri is `http://host:port`, and a

@@ -62,6 +62,8 @@ pub struct Config {
 pub(crate) struct Conn {
     addr: SocketAddr,
     cert: Option<Result<CertCaller, String>>,
+    /// Came in on the admin listener: health and metrics only.
+    admin: bool,
 }
 
 /// An upstream's CANCELLED this close to the deadline is the deadline.
@@ -73,6 +75,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The gateway, ready to serve.
 pub struct Gateway {
     shared: Arc<Shared>,
+    /// A plain-HTTP listener for health and metrics only (Kubernetes
+    /// probes cannot speak TLS).
+    admin: Option<TcpListener>,
 }
 
 struct Shared {
@@ -107,8 +112,22 @@ const HOP_BY_HOP: [&str; 9] = [
     "grpc-timeout",
 ];
 
+fn is_health(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/")
+}
+
 fn is_public(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+    is_health(path) || path.starts_with("/grpc.reflection.")
+}
+
+/// The next connection on the admin listener; never, without one.
+async fn accept_admin(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Gateway {
@@ -135,6 +154,7 @@ impl Gateway {
                 local_names: Vec::new(),
                 health,
             }),
+            admin: None,
         })
     }
 
@@ -156,6 +176,13 @@ impl Gateway {
         self
     }
 
+    /// Also serves health and `/metrics` (nothing else) in plain HTTP on
+    /// `listener`, for probes and scrapers when the public port is TLS.
+    pub fn with_admin_listener(mut self, listener: TcpListener) -> Gateway {
+        self.admin = Some(listener);
+        self
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains.
     pub async fn serve(
         self,
@@ -163,6 +190,7 @@ impl Gateway {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), cppcc_kit::BoxError> {
         let shared = self.shared;
+        let admin = self.admin;
         let (stop_tx, stop_rx) = watch::channel(false);
         shared
             .config
@@ -214,6 +242,11 @@ impl Gateway {
                         continue;
                     }
                 },
+                Ok((stream, addr)) = accept_admin(admin.as_ref()) => {
+                    let _ = stream.set_nodelay(true);
+                    serve_connection(&http, &graceful, &shared, stream, Conn { addr, cert: None, admin: true });
+                    continue;
+                }
                 Some((stream, conn)) = handshaken.recv() => {
                     serve_connection(&http, &graceful, &shared, stream, conn);
                     continue;
@@ -222,7 +255,17 @@ impl Gateway {
             };
             let _ = stream.set_nodelay(true);
             let Some(tls) = &shared.config.tls else {
-                serve_connection(&http, &graceful, &shared, stream, Conn { addr, cert: None });
+                serve_connection(
+                    &http,
+                    &graceful,
+                    &shared,
+                    stream,
+                    Conn {
+                        addr,
+                        cert: None,
+                        admin: false,
+                    },
+                );
                 continue;
             };
             let acceptor = tls.acceptor.clone();
@@ -245,10 +288,20 @@ impl Gateway {
                     Some([leaf, ..]) if names_callers => Some(CertCaller::from_certificate(leaf)),
                     _ => None,
                 };
-                let _ = handshaken_tx.send((stream, Conn { addr, cert })).await;
+                let _ = handshaken_tx
+                    .send((
+                        stream,
+                        Conn {
+                            addr,
+                            cert,
+                            admin: false,
+                        },
+                    ))
+                    .await;
             });
         }
         drop(listener);
+        drop(admin);
         tracing::info!("refusing new connections; finishing calls in flight");
         let grace = shared.config.shutdown_grace;
         if tokio::time::timeout(grace, graceful.shutdown())
@@ -308,6 +361,13 @@ impl Shared {
             let text =
                 self.metrics.render() + &crate::metrics::render_endpoints(&self.config.routes);
             return plain(StatusCode::OK, "text/plain; version=0.0.4", text);
+        }
+        if conn.admin && !is_health(&path) && path != "/metrics" {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "text/plain",
+                "the admin port serves the gRPC health check and GET /metrics only\n",
+            );
         }
         if parts.method == Method::OPTIONS {
             return self.preflight(origin.as_ref());

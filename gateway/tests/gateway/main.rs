@@ -27,6 +27,8 @@ pub const SUIXIAN: &str = "committees/suixian";
 /// A gateway serving on a loopback port.
 pub struct Gateway {
     pub addr: SocketAddr,
+    /// The plain admin port (health and metrics).
+    pub admin_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), cppcc_kit::BoxError>>,
 }
@@ -60,12 +62,16 @@ impl Gateway {
         let gateway = config.build().expect("the gateway builds");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let admin = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin_addr = admin.local_addr().unwrap();
+        let gateway = gateway.with_admin_listener(admin);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(gateway.serve(listener, async move {
             let _ = stopped.await;
         }));
         Gateway {
             addr,
+            admin_addr,
             stop: Some(stop),
             task,
         }

@@ -184,6 +184,7 @@ async fn a_city_system_calls_with_its_certificate_as_the_upper_committee() {
     // a county below it are set up over TLS.
     let setup = token(Role::Service);
     let admin = token(Role::Admin);
+    let admin_token = admin.clone();
     for (id, level, parent) in [
         ("suizhou", "COMMITTEE_LEVEL_CITY", ""),
         ("suixian", "COMMITTEE_LEVEL_COUNTY", "committees/suizhou"),
@@ -338,6 +339,47 @@ async fn a_city_system_calls_with_its_certificate_as_the_upper_committee() {
             && plain.message().contains("transport error"),
         "{plain:?}"
     );
+
+    // Probes and scrapers use the plain admin port: health and metrics,
+    // and nothing else.
+    let admin = cppcc_kit::client::channel(&format!("http://{}", gateway.admin_addr)).unwrap();
+    let health = tonic_health::pb::health_client::HealthClient::new(admin.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    let metrics_url = format!("http://{}/metrics", gateway.admin_addr);
+    let (code, metrics) = curl(&["-X", "GET", metrics_url.as_str()], b"").await;
+    assert_eq!(code, 200);
+    assert!(
+        String::from_utf8_lossy(&metrics).contains("cppcc_gateway_requests_total"),
+        "{}",
+        String::from_utf8_lossy(&metrics)
+    );
+    let behind = grpc_raw(
+        admin,
+        "/cppcc.members.v1.CommitteeService/GetCommittee",
+        Some(&admin_token),
+        None,
+    )
+    .await;
+    assert_ne!(behind.code(), Code::Ok, "{behind:?}");
+    let get_url = format!(
+        "http://{}/cppcc.members.v1.CommitteeService/GetCommittee",
+        gateway.admin_addr
+    );
+    let (code, _) = curl(
+        &["-H", "content-type: application/json", get_url.as_str()],
+        get.as_bytes(),
+    )
+    .await;
+    assert_eq!(code, 404);
 
     gateway.stop().await;
     let _ = std::fs::remove_dir_all(dir);

@@ -1390,12 +1390,11 @@ async fn migrate_only_migrates_and_exits() {
     assert!(log.contains("migrated; exiting"), "{log}");
     assert!(!log.contains("\"serving\""), "{log}");
     let mut admin = db.admin().await;
-    let applied: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM members._sqlx_migrations WHERE success",
-    )
-    .fetch_one(&mut admin)
-    .await
-    .unwrap();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM members._sqlx_migrations WHERE success")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
     assert_eq!(
         applied as usize,
         cppcc_kit::db::migrator(cppcc_members::SCHEMA, &cppcc_members::MIGRATIONS)
