@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import urllib.parse
 
 import jsonschema
 import yaml
@@ -265,6 +266,42 @@ def check_pod(p, where, pod):
         p.check("hostPath" not in volume, where, f"volume {volume['name']} is a hostPath")
 
 
+def check_database_tls(p, where, container, pod, configmaps, clusters):
+    """The database is reached over TLS with its server certificate checked
+    against the Cluster's CA (CloudNativePG's `<cluster>-ca` Secret), mounted
+    without the CA's key."""
+    url = urllib.parse.urlsplit(env_of(container, configmaps).get("DATABASE_URL") or "")
+    query = urllib.parse.parse_qs(url.query)
+    host = url.hostname or ""
+    cname = host[: -len("-rw")] if host.endswith("-rw") else None
+    if not p.check(cname in clusters, where, f"DATABASE_URL's host {host!r} is no Cluster's -rw Service"):
+        return
+    p.check(
+        query.get("sslmode") == ["verify-full"],
+        where,
+        f"DATABASE_URL must set sslmode=verify-full (has {query.get('sslmode')})",
+    )
+    root = (query.get("sslrootcert") or [""])[0]
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        if root.startswith(mount["mountPath"].rstrip("/") + "/"):
+            secret = volumes.get(mount["name"], {}).get("secret", {})
+            p.check(
+                secret.get("secretName") == f"{cname}-ca",
+                where,
+                f"sslrootcert {root} is not from Secret {cname}-ca",
+            )
+            items = secret.get("items")
+            p.check(
+                items is not None and all(i["key"] == "ca.crt" for i in items),
+                where,
+                f"the volume with sslrootcert must hold only ca.crt of {cname}-ca, not the CA's key",
+            )
+            break
+    else:
+        p.check(False, where, f"sslrootcert {root!r} is on no mounted volume")
+
+
 def check_overlay(p, overlay, objects, binaries, docker_bins, validators, prod):
     configmaps = by_kind(objects, "ConfigMap")
     deployments = by_kind(objects, "Deployment")
@@ -434,6 +471,8 @@ def check_overlay(p, overlay, objects, binaries, docker_bins, validators, prod):
                 where,
                 f"connects as another role than {name}",
             )
+            for c in [main, *inits]:
+                check_database_tls(p, f"{where} container {c['name']}", c, pod, configmaps, clusters)
 
         svc = services.get(name)
         if p.check(svc is not None, where, f"no Service {name}"):
@@ -571,6 +610,10 @@ def _deployment(objs, name):
     return next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == name)
 
 
+def _env(container, name):
+    return next(e for e in container["env"] if e["name"] == name)
+
+
 def _container(objs, name):
     return _deployment(objs, name)["spec"]["template"]["spec"]["containers"][0]
 
@@ -623,6 +666,12 @@ MUTATIONS = [
      lambda o: next(x for x in o if x["kind"] == "Cluster")["spec"].pop("backup")),
     ("a shared database password", "its own Secret",
      lambda o: next(x for x in o if x["kind"] == "Cluster")["spec"]["managed"]["roles"][1]["passwordSecret"].update(name="cppcc-db-members")),
+    ("the database without TLS", "sslmode=verify-full",
+     lambda o: _env(_container(o, "proposals"), "DATABASE_URL").update(value="postgres://proposals:$(DB_PASSWORD)@cppcc-db-rw:5432/cppcc?sslmode=prefer")),
+    ("the database CA not mounted", "on no mounted volume",
+     lambda o: _container(o, "members").update(volumeMounts=[m for m in _container(o, "members")["volumeMounts"] if m["name"] != "db-ca"])),
+    ("the database CA's key mounted", "not the CA's key",
+     lambda o: next(v for v in _deployment(o, "opinions")["spec"]["template"]["spec"]["volumes"] if v["name"] == "db-ca")["secret"].pop("items")),
     ("the database open to the gateway", "only the services",
      lambda o: next(x for x in o if x["kind"] == "NetworkPolicy" and x["metadata"]["name"] == "database-ingress")["spec"]["ingress"][0]["from"].append({"podSelector": {"matchLabels": {"app.kubernetes.io/component": "gateway"}}})),
 ]

@@ -167,6 +167,7 @@ impl DataDir {
             durable: true,
             max_connections: 200,
             remove_on_exit: false,
+            tcp: None,
         };
         let pg = tokio::task::spawn_blocking(move || LocalPostgres::start(&opts)).await??;
         let admin = pg.url("postgres", "postgres");

@@ -13,6 +13,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod tls;
+
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -59,6 +61,7 @@ fn cluster() -> &'static Cluster {
             durable: false,
             max_connections: 300,
             remove_on_exit: true,
+            tcp: None,
         })
         .unwrap_or_else(|e| panic!("cannot start the test PostgreSQL: {e}"));
         Cluster::Local(pg)

@@ -4,76 +4,14 @@
 //! JSON (curl); callers without a certificate still send tokens; a
 //! certificate from another CA, or one that names no committee, is refused.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cppcc_kit::client::Bearer;
 use cppcc_proto::members::v1 as mpb;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
+use cppcc_tests::tls::{Leaf, TestCa as Ca, Usage as ExtendedKeyUsagePurpose, pem_dir, write};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
 use super::*;
-
-/// A certificate authority for the test.
-struct Ca {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        Ca {
-            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
-        }
-    }
-
-    /// A leaf certificate and its key, as PEM.
-    fn issue(&self, common_name: &str, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Leaf {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, common_name);
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Leaf {
-            cert: cert.pem(),
-            key: key.serialize_pem(),
-        }
-    }
-}
-
-struct Leaf {
-    cert: String,
-    key: String,
-}
-
-/// A fresh directory for the test's PEM files.
-fn pem_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "cppcc-gateway-tls-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_owned()
-}
 
 /// A gRPC channel over TLS to the gateway, trusting `ca`, with the client
 /// certificate `client` when given.
@@ -83,7 +21,7 @@ async fn tls_channel(
     client: Option<&Leaf>,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(ca.issuer.der().clone()).unwrap();
+    roots.add(CertificateDer::from(ca.der().to_vec())).unwrap();
     #[allow(deprecated)] // as the gateway's: ring
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
@@ -150,9 +88,9 @@ async fn a_city_system_calls_with_its_certificate_as_the_upper_committee() {
     let unnamed = client_ca.issue("Suizhou City System", &[], client.clone());
     let rogue = rogue_ca.issue("suizhou", &[], client);
 
-    let dir = pem_dir();
-    let server_ca_pem = write(&dir, "server-ca.pem", &server_ca.issuer.pem());
-    let client_ca_pem = write(&dir, "client-ca.pem", &client_ca.issuer.pem());
+    let dir = pem_dir("cppcc-gateway-tls");
+    let server_ca_pem = write(&dir, "server-ca.pem", &server_ca.pem());
+    let client_ca_pem = write(&dir, "client-ca.pem", &client_ca.pem());
     let files = |name: &str, leaf: &Leaf| {
         (
             write(&dir, &format!("{name}.pem"), &leaf.cert),
@@ -387,12 +325,12 @@ async fn a_city_system_calls_with_its_certificate_as_the_upper_committee() {
 
 #[tokio::test]
 async fn a_client_ca_needs_a_service_key_the_gateway_trusts() {
-    let dir = pem_dir();
+    let dir = pem_dir("cppcc-gateway-tls");
     let ca = Ca::new("ca");
     let server = ca.issue("gw", &["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
     let cert = write(&dir, "server.pem", &server.cert);
     let key = write(&dir, "server.key", &server.key);
-    let ca_pem = write(&dir, "ca.pem", &ca.issuer.pem());
+    let ca_pem = write(&dir, "ca.pem", &ca.pem());
     let base = [
         "cppcc-gateway",
         "--route",

@@ -28,12 +28,36 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// Remove the data folder when the server stops.
     pub remove_on_exit: bool,
+    /// Also listen on a TCP port of the loopback address, as a server
+    /// elsewhere would be reached (with TLS when given). `None`: the socket
+    /// only. Authentication stays `trust`, so anyone on this machine may
+    /// connect as any role: for tests, never for data you keep.
+    pub tcp: Option<PgTcp>,
+}
+
+/// Listening on TCP.
+#[derive(Clone, Debug)]
+pub struct PgTcp {
+    /// The port (on 127.0.0.1); the Unix socket then carries its number too.
+    pub port: u16,
+    /// The server's certificate chain and private key (PEM): `ssl=on`.
+    pub tls: Option<PgTls>,
+}
+
+/// The server's TLS identity.
+#[derive(Clone, Debug)]
+pub struct PgTls {
+    /// Certificate chain, PEM.
+    pub cert_pem: String,
+    /// Private key, PEM.
+    pub key_pem: String,
 }
 
 /// A running private PostgreSQL.
 #[derive(Debug)]
 pub struct LocalPostgres {
     socket_dir: PathBuf,
+    port: u16,
     child: Child,
     stdin: Option<ChildStdin>,
 }
@@ -45,6 +69,27 @@ pub struct PgError(String);
 
 fn fail<T>(msg: impl Into<String>) -> Result<T, PgError> {
     Err(PgError(msg.into()))
+}
+
+const DEFAULT_PORT: u16 = 5432;
+
+/// Writes `text` to `path`, readable by its owner only, the server's user
+/// owning it (PostgreSQL refuses a key others can read).
+fn write_private(path: &Path, text: &str, owner: Option<(u32, u32)>) -> Result<(), PgError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let cannot = |e: std::io::Error| PgError(format!("cannot write {}: {e}", path.display()));
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(cannot)?;
+    file.write_all(text.as_bytes()).map_err(cannot)?;
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(cannot)?;
+    }
+    Ok(())
 }
 
 /// The folder holding `initdb` and `postgres`: `pg_config --bindir`, else
@@ -190,11 +235,15 @@ impl LocalPostgres {
             }
         }
 
-        // Values are passed verbatim (no quoting on the command line).
         // Values are passed verbatim (no quoting on the command line). The
         // socket is the owner's only: trust authentication is then safe.
+        let port = opts.tcp.as_ref().map_or(DEFAULT_PORT, |tcp| tcp.port);
         let mut settings = vec![
-            "listen_addresses=".to_owned(),
+            format!(
+                "listen_addresses={}",
+                if opts.tcp.is_some() { "127.0.0.1" } else { "" }
+            ),
+            format!("port={port}"),
             format!("unix_socket_directories={}", opts.socket_dir.display()),
             "unix_socket_permissions=0700".to_owned(),
             format!("max_connections={}", opts.max_connections),
@@ -209,6 +258,17 @@ impl LocalPostgres {
                 ]
                 .map(str::to_owned),
             );
+        }
+        if let Some(tls) = opts.tcp.as_ref().and_then(|tcp| tcp.tls.as_ref()) {
+            let cert = opts.data_dir.join("server.crt");
+            let key = opts.data_dir.join("server.key");
+            write_private(&cert, &tls.cert_pem, as_user)?;
+            write_private(&key, &tls.key_pem, as_user)?;
+            settings.extend([
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", cert.display()),
+                format!("ssl_key_file={}", key.display()),
+            ]);
         }
         // The shell starts the server, stops it (fast shutdown) once its own
         // standard input closes, and exits when the server does. Paths go in
@@ -251,6 +311,7 @@ exit $status
         let stdin = child.stdin.take();
         let mut server = LocalPostgres {
             socket_dir: opts.socket_dir.clone(),
+            port,
             child,
             stdin,
         };
@@ -267,6 +328,8 @@ exit $status
                 .arg("-q")
                 .arg("-h")
                 .arg(&self.socket_dir)
+                .arg("-p")
+                .arg(self.port.to_string())
                 .arg("-U")
                 .arg("postgres")
                 .status()
@@ -298,10 +361,20 @@ exit $status
 
     /// A URL for `user` on `database` over the socket.
     pub fn url(&self, user: &str, database: &str) -> String {
+        let port = if self.port == DEFAULT_PORT {
+            String::new()
+        } else {
+            format!("&port={}", self.port)
+        };
         format!(
-            "postgres:///{database}?host={}&user={user}",
+            "postgres:///{database}?host={}&user={user}{port}",
             self.socket_dir.display()
         )
+    }
+
+    /// The port (of the TCP listener, when there is one, and of the socket).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Stops the server (fast shutdown) and waits for it.

@@ -1403,6 +1403,127 @@ async fn migrate_only_migrates_and_exits() {
     );
 }
 
+/// The database over TLS, as in Kubernetes, where CloudNativePG serves
+/// TLS and the services check its certificate against the cluster's CA
+/// (`sslmode=verify-full`): the service's connections are encrypted; a
+/// server with a certificate from another CA, or one that names another
+/// host, is refused before anything is sent.
+#[tokio::test]
+async fn the_database_is_reached_over_tls_and_its_certificate_checked() {
+    use cppcc_kit::local_pg::{LocalPostgres, PgOptions, PgTcp, PgTls};
+    use cppcc_tests::tls::{TestCa, Usage, pem_dir, write};
+
+    let ca = TestCa::new("cppcc-db CA");
+    let server = ca.issue("cppcc-db-rw", &["localhost"], Usage::ServerAuth);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // Short: the socket's path is limited to ~100 bytes.
+    let base = std::env::temp_dir().join(format!(
+        "cppcc-pgtls-{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    ));
+    let options = PgOptions {
+        data_dir: base.join("data"),
+        socket_dir: base.clone(),
+        durable: false,
+        max_connections: 20,
+        remove_on_exit: true,
+        tcp: Some(PgTcp {
+            port,
+            tls: Some(PgTls {
+                cert_pem: server.cert,
+                key_pem: server.key,
+            }),
+        }),
+    };
+    let pg = tokio::task::spawn_blocking(move || LocalPostgres::start(&options))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut superuser =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url("postgres", "postgres"))
+            .await
+            .unwrap();
+    sqlx::query("CREATE DATABASE cppcc")
+        .execute(&mut superuser)
+        .await
+        .unwrap();
+    let dir = pem_dir("cppcc-pgtls");
+    let ca_file = write(&dir, "ca.crt", &ca.pem());
+    let rogue_file = write(&dir, "rogue.crt", &TestCa::new("rogue CA").pem());
+    let env = |host: &str, root: &str| {
+        let mut envs = cppcc_tests::service_env(
+            &cppcc_tests::TestDatabase {
+                name: "cppcc".into(),
+            },
+            "members",
+        );
+        envs.retain(|(k, _)| k != "DATABASE_URL" && k != "CPPCC_DATABASE_ADMIN_URL");
+        envs.extend([
+            (
+                "DATABASE_URL".to_owned(),
+                format!(
+                    "postgres://members@{host}:{port}/cppcc?sslmode=verify-full&sslrootcert={root}"
+                ),
+            ),
+            (
+                "CPPCC_DATABASE_ADMIN_URL".to_owned(),
+                pg.url("postgres", "cppcc"),
+            ),
+            ("CPPCC_MEMBERS_ADDR".to_owned(), "127.0.0.1:0".to_owned()),
+        ]);
+        envs
+    };
+
+    // Refused: the right server under a name its certificate does not
+    // carry, and a certificate the given CA did not sign.
+    for (host, root, why) in [
+        ("127.0.0.1", &ca_file, "certificate not valid for name"),
+        ("localhost", &rogue_file, "UnknownIssuer"),
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
+            .envs(env(host, root))
+            .env("CPPCC_MIGRATE_ONLY", "true")
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out)
+            .await
+            .expect("it exits")
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{host} with {root}: {log}");
+        assert!(log.contains(why), "{host} with {root}: {log}");
+    }
+
+    // Accepted: it migrates and serves over TLS, every connection of it.
+    let (mut child, addr, _lines) = cppcc_tests::spawn_service(
+        env!("CARGO_BIN_EXE_cppcc-members"),
+        env("localhost", &ca_file),
+    )
+    .await;
+    let channel = cppcc_kit::client::channel(&format!("http://{addr}")).unwrap();
+    let mut committees = CommitteeServiceClient::with_interceptor(channel, Bearer::new(&admin()));
+    create_committee_with(&mut committees, "suixian", "")
+        .await
+        .unwrap();
+    let (encrypted, plain): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE s.ssl), count(*) FILTER (WHERE NOT s.ssl) \
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) \
+         WHERE a.usename = 'members'",
+    )
+    .fetch_one(&mut superuser)
+    .await
+    .unwrap();
+    assert!(encrypted >= 1, "{encrypted} encrypted connections");
+    assert_eq!(plain, 0, "unencrypted connections of the service");
+    child.kill().await.unwrap();
+    let _ = sqlx::Connection::close(superuser).await;
+    pg.stop();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The service run as its own process, as Kubernetes runs it.
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish() {
