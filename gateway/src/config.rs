@@ -37,6 +37,11 @@ pub struct Config {
     /// port speaks TLS. None when unset.
     #[arg(long = "admin-addr", env = "CPPCC_GATEWAY_ADMIN_ADDR")]
     pub admin_addr: Option<SocketAddr>,
+    /// Threads that carry calls. Unset: one per CPU the process may use
+    /// (its cgroup's quota counts). Fewer pays where the gateway shares a
+    /// small machine with the services, as on a two-core node.
+    #[arg(long, env = "CPPCC_GATEWAY_WORKER_THREADS")]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
     /// Where calls go, as `name=uri[,uri…]`: the name is a package
     /// (`cppcc.members.v1`) or a service (`cppcc.members.v1.MemberService`,
     /// which wins over its package); each uri is `http://host:port`, and a

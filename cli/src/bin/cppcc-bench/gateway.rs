@@ -6,8 +6,12 @@
 //! direct, through `cppcc-gateway` (its own process, built next to this
 //! binary: token checked, policy, limits, metrics, trace, balancing), and
 //! through Debian's nginx (`grpc_pass` with upstream keepalive, its own
-//! processes, as many workers as cores, and no cap on requests per
-//! connection: nginx's default of 1000 would end connections under load). For each concurrency, every way is
+//! processes, and no cap on requests per connection: nginx's default of
+//! 1000 would end connections under load). The two proxies get the same
+//! threads: `--proxy-threads` gateway worker threads and nginx worker
+//! processes, one by default, since on a two-core machine the other core is
+//! busy with the service, PostgreSQL and the clients, and a second proxy
+//! thread mostly adds wake-ups across cores. For each concurrency, every way is
 //! driven by the same clients making `CommitteeService/GetCommittee` calls
 //! (a read of one row) for the same time; the calls a second and the p50
 //! and p99 latency, and the ratios to nginx and to direct.
@@ -42,6 +46,10 @@ pub struct Args {
     /// The nginx binary.
     #[arg(long, default_value = "/usr/sbin/nginx")]
     nginx: PathBuf,
+    /// Worker threads of the gateway, and worker processes of nginx, the
+    /// same for both; 0 for one per core (nginx's `auto`, tokio's default).
+    #[arg(long, default_value_t = 1)]
+    proxy_threads: usize,
 }
 
 struct Measured {
@@ -75,9 +83,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
 
     let gateway_addr = free_port().await?;
-    let _gateway = start_gateway(&gateway_bin, &bench, gateway_addr, members).await?;
+    let _gateway = start_gateway(
+        &gateway_bin,
+        &bench,
+        gateway_addr,
+        members,
+        args.proxy_threads,
+    )
+    .await?;
     let nginx_addr = free_port().await?;
-    let _nginx = start_nginx(&args.nginx, &work, nginx_addr, members).await?;
+    let _nginx = start_nginx(&args.nginx, &work, nginx_addr, members, args.proxy_threads).await?;
 
     let bearer = bench.bearer(Role::Staff, "bench")?;
     let ways = [
@@ -91,8 +106,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("{name} at {addr} does not answer"))?;
     }
     println!("{}", bench.machine());
+    let threads = match args.proxy_threads {
+        0 => "one per core".to_owned(),
+        n => n.to_string(),
+    };
     println!(
-        "GetCommittee, {} connections per way, {:?} each",
+        "GetCommittee, {} connections per way, {:?} each; proxy threads (gateway, nginx): {threads}",
         args.connections, args.duration
     );
     println!(
@@ -155,9 +174,14 @@ async fn start_gateway(
     bench: &Bench,
     addr: SocketAddr,
     members: SocketAddr,
+    threads: usize,
 ) -> anyhow::Result<Process> {
     let auth = bench.env.auth();
-    let child = Command::new(bin)
+    let mut command = Command::new(bin);
+    if threads > 0 {
+        command.arg("--worker-threads").arg(threads.to_string());
+    }
+    let child = command
         .arg("--addr")
         .arg(addr.to_string())
         .arg("--route")
@@ -182,11 +206,16 @@ async fn start_nginx(
     work: &Path,
     addr: SocketAddr,
     members: SocketAddr,
+    workers: usize,
 ) -> anyhow::Result<Process> {
     let dir = work.display();
+    let workers = match workers {
+        0 => "auto".to_owned(),
+        n => n.to_string(),
+    };
     let conf = format!(
         "daemon off;\n\
-         worker_processes auto;\n\
+         worker_processes {workers};\n\
          pid {dir}/nginx.pid;\n\
          error_log {dir}/error.log warn;\n\
          events {{ worker_connections 4096; }}\n\
