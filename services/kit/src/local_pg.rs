@@ -372,11 +372,6 @@ exit $status
         )
     }
 
-    /// The port (of the TCP listener, when there is one, and of the socket).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Stops the server (fast shutdown) and waits for it.
     pub fn stop(mut self) {
         self.stop_inner();

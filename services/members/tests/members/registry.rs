@@ -1370,13 +1370,11 @@ async fn health_and_reflection_need_no_token() {
     suite.running.stop().await.unwrap();
 }
 
-/// `--migrate-only`, as a Kubernetes init container runs it: the role,
-/// the schema and every migration, then the process exits without serving.
-#[tokio::test]
-async fn migrate_only_migrates_and_exits() {
-    let db = cppcc_tests::database().await;
+/// Runs the members binary with `--migrate-only` and `envs`: how it ended
+/// and what it logged.
+async fn migrate_only(envs: Vec<(String, String)>) -> (std::process::Output, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
-        .envs(cppcc_tests::service_env(&db, "members"))
+        .envs(envs)
         .env("CPPCC_MIGRATE_ONLY", "true")
         // Were it to serve, it would serve here, and the test would hang.
         .env("CPPCC_MEMBERS_ADDR", "127.0.0.1:0")
@@ -1385,7 +1383,16 @@ async fn migrate_only_migrates_and_exits() {
         .await
         .expect("it exits")
         .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, log)
+}
+
+/// `--migrate-only`, as a Kubernetes init container runs it: the role,
+/// the schema and every migration, then the process exits without serving.
+#[tokio::test]
+async fn migrate_only_migrates_and_exits() {
+    let db = cppcc_tests::database().await;
+    let (out, log) = migrate_only(cppcc_tests::service_env(&db, "members")).await;
     assert!(out.status.success(), "{log}");
     assert!(log.contains("migrated; exiting"), "{log}");
     assert!(!log.contains("\"serving\""), "{log}");
@@ -1484,15 +1491,7 @@ async fn the_database_is_reached_over_tls_and_its_certificate_checked() {
         ("127.0.0.1", &ca_file, "certificate not valid for name"),
         ("localhost", &rogue_file, "UnknownIssuer"),
     ] {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-members"))
-            .envs(env(host, root))
-            .env("CPPCC_MIGRATE_ONLY", "true")
-            .output();
-        let out = tokio::time::timeout(Duration::from_secs(60), out)
-            .await
-            .expect("it exits")
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stderr);
+        let (out, log) = migrate_only(env(host, root)).await;
         assert!(!out.status.success(), "{host} with {root}: {log}");
         assert!(log.contains(why), "{host} with {root}: {log}");
     }
