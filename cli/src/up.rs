@@ -30,6 +30,15 @@ pub struct UpArgs {
     /// Where the gateway, the suite's one public endpoint, listens.
     #[arg(long, env = "CPPCC_GATEWAY_ADDR", default_value = "127.0.0.1:50051")]
     gateway_addr: SocketAddr,
+    /// Where the gateway serves its health check and `GET /metrics` (in
+    /// plain HTTP, for probes and scrapers; the public port serves neither
+    /// metrics nor anything else unauthenticated but health and reflection).
+    #[arg(
+        long,
+        env = "CPPCC_GATEWAY_ADMIN_ADDR",
+        default_value = "127.0.0.1:50052"
+    )]
+    gateway_admin_addr: SocketAddr,
     /// Where the members service listens.
     #[arg(long, env = "CPPCC_MEMBERS_ADDR", default_value = "127.0.0.1:50061")]
     members_addr: SocketAddr,
@@ -246,6 +255,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         cppcc_kit::telemetry::init("cppcc", &args.telemetry).map_err(anyhow::Error::from_boxed)?;
     // The ports first: a port taken is said before anything else starts.
     let gateway_listener = bind(args.gateway_addr, "--gateway-addr / CPPCC_GATEWAY_ADDR").await?;
+    let admin_listener = bind(
+        args.gateway_admin_addr,
+        "--gateway-admin-addr / CPPCC_GATEWAY_ADMIN_ADDR",
+    )
+    .await?;
     let mut listeners = Vec::new();
     for port in ports(&args) {
         listeners.push((port.name, bind(port.addr, port.flag).await?));
@@ -294,7 +308,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     let gateway_addr = gateway_listener.local_addr()?;
-    let gateway = gateway(&env, &addresses).context("starting the gateway")?;
+    let admin_addr = admin_listener.local_addr()?;
+    let gateway = gateway(&env, &addresses)
+        .context("starting the gateway")?
+        .with_admin_listener(admin_listener);
     let mut stop_gateway = stopping.clone();
     running.push(tokio::spawn(gateway.serve(gateway_listener, async move {
         stopped(&mut stop_gateway).await
@@ -305,6 +322,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     for (name, addr) in &addresses {
         println!("  {name:<12} {addr}");
     }
+    println!("  {:<12} http://{admin_addr}/metrics", "metrics");
     if args.demo {
         let loaded = demo::load(
             &format!("http://{members}"),

@@ -42,6 +42,8 @@ async fn up(data_dir: &std::path::Path) -> Up {
             "--demo",
             "--gateway-addr",
             "127.0.0.1:0",
+            "--gateway-admin-addr",
+            "127.0.0.1:0",
             "--members-addr",
             "127.0.0.1:0",
             "--proposals-addr",

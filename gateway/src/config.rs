@@ -66,6 +66,13 @@ pub struct Config {
     /// The largest request taken, in bytes.
     #[arg(long, env = "CPPCC_GATEWAY_MAX_REQUEST_BYTES", default_value_t = 4 << 20)]
     pub max_request_bytes: usize,
+    /// Connections served at once; past this, new ones are closed at
+    /// once (a flood of idle connections cannot exhaust the process).
+    #[arg(long, env = "CPPCC_GATEWAY_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Calls one HTTP/2 connection may have open at once.
+    #[arg(long, env = "CPPCC_GATEWAY_MAX_STREAMS", default_value_t = 1024)]
+    pub max_streams_per_connection: u32,
     /// The deadline of a call that sets none.
     #[arg(long, env = "CPPCC_GATEWAY_DEFAULT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub default_timeout: Duration,
@@ -211,6 +218,8 @@ impl Config {
                 concurrency: self.caller_concurrency,
             },
             max_request_bytes: self.max_request_bytes,
+            max_connections: self.max_connections.max(1),
+            max_streams_per_connection: self.max_streams_per_connection.max(1),
             default_timeout: self.default_timeout.min(self.max_timeout),
             max_timeout: self.max_timeout,
             cors_origins: self.cors_origins.clone(),

@@ -42,6 +42,10 @@ pub struct Config {
     pub limits: LimitArgs,
     /// The largest request body taken, in bytes.
     pub max_request_bytes: usize,
+    /// Connections served at once (the public and admin ports together).
+    pub max_connections: usize,
+    /// Calls one HTTP/2 connection may have open at once.
+    pub max_streams_per_connection: u32,
     /// The deadline of a call that names none.
     pub default_timeout: Duration,
     /// The longest deadline a call may have.
@@ -64,6 +68,20 @@ pub(crate) struct Conn {
     cert: Option<Result<CertCaller, String>>,
     /// Came in on the admin listener: health and metrics only.
     admin: bool,
+    /// Its place among the connections served at once.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// A place for a new connection, or none (it is then closed at once).
+fn connection_slot(
+    connections: &Arc<tokio::sync::Semaphore>,
+    peer: SocketAddr,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let slot = connections.clone().try_acquire_owned().ok();
+    if slot.is_none() {
+        tracing::warn!(peer = %peer, "connection limit reached: closing a new connection");
+    }
+    slot
 }
 
 /// An upstream's CANCELLED this close to the deadline is the deadline.
@@ -135,15 +153,14 @@ impl Gateway {
     /// for the whole suite itself.
     pub fn new(config: Config) -> Result<Gateway, cppcc_kit::BoxError> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let mut v1 = tonic_reflection::server::Builder::configure();
-        let mut v1alpha = tonic_reflection::server::Builder::configure();
-        for set in descriptors::SETS {
-            v1 = v1.register_encoded_file_descriptor_set(set);
-            v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
-        }
+        // Every contract the suite serves through this port, with the
+        // error details, so reflecting clients can read a refusal too.
+        let reflection = cppcc_kit::reflection::Reflection::new(&descriptors::SETS, |s| {
+            s.starts_with("cppcc.") || s == "grpc.health.v1.Health"
+        })?;
         let local = tonic::service::Routes::new(health_service)
-            .add_service(v1.build_v1()?)
-            .add_service(v1alpha.build_v1alpha()?);
+            .add_service(reflection.v1())
+            .add_service(reflection.v1alpha());
         let limits = Limits::new(config.limits);
         Ok(Gateway {
             shared: Arc::new(Shared {
@@ -227,8 +244,10 @@ impl Gateway {
             .timer(hyper_util::rt::TokioTimer::new())
             .keep_alive_interval(Some(Duration::from_secs(30)))
             .keep_alive_timeout(Duration::from_secs(10))
-            .max_concurrent_streams(1024);
+            .max_concurrent_streams(shared.config.max_streams_per_connection)
+            .max_header_list_size(cppcc_kit::error::MAX_HEADER_LIST_BYTES);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let connections = Arc::new(tokio::sync::Semaphore::new(shared.config.max_connections));
         // Handshakes run on their own tasks; the connections they open come
         // back here to be served (and drained at shutdown).
         let (handshaken_tx, mut handshaken) = mpsc::channel(64);
@@ -243,8 +262,9 @@ impl Gateway {
                     }
                 },
                 Ok((stream, addr)) = accept_admin(admin.as_ref()) => {
+                    let Some(slot) = connection_slot(&connections, addr) else { continue };
                     let _ = stream.set_nodelay(true);
-                    serve_connection(&http, &graceful, &shared, stream, Conn { addr, cert: None, admin: true });
+                    serve_connection(&http, &graceful, &shared, stream, Conn { addr, cert: None, admin: true, _slot: slot });
                     continue;
                 }
                 Some((stream, conn)) = handshaken.recv() => {
@@ -252,6 +272,9 @@ impl Gateway {
                     continue;
                 }
                 _ = cppcc_kit::server::stopped(&mut closing_rx) => break,
+            };
+            let Some(slot) = connection_slot(&connections, addr) else {
+                continue;
             };
             let _ = stream.set_nodelay(true);
             let Some(tls) = &shared.config.tls else {
@@ -264,6 +287,7 @@ impl Gateway {
                         addr,
                         cert: None,
                         admin: false,
+                        _slot: slot,
                     },
                 );
                 continue;
@@ -295,6 +319,7 @@ impl Gateway {
                             addr,
                             cert,
                             admin: false,
+                            _slot: slot,
                         },
                     ))
                     .await;
@@ -357,17 +382,19 @@ impl Shared {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_owned();
         let origin = parts.headers.get(header::ORIGIN).cloned();
-        if parts.method == Method::GET && path == "/metrics" {
-            let text =
-                self.metrics.render() + &crate::metrics::render_endpoints(&self.config.routes);
-            return plain(StatusCode::OK, "text/plain; version=0.0.4", text);
-        }
-        if conn.admin && !is_health(&path) && path != "/metrics" {
-            return plain(
-                StatusCode::NOT_FOUND,
-                "text/plain",
-                "the admin port serves the gRPC health check and GET /metrics only\n",
-            );
+        if conn.admin {
+            if parts.method == Method::GET && path == "/metrics" {
+                let text =
+                    self.metrics.render() + &crate::metrics::render_endpoints(&self.config.routes);
+                return plain(StatusCode::OK, "text/plain; version=0.0.4", text);
+            }
+            if !is_health(&path) {
+                return plain(
+                    StatusCode::NOT_FOUND,
+                    "text/plain",
+                    "the admin port serves the gRPC health check and GET /metrics only\n",
+                );
+            }
         }
         if parts.method == Method::OPTIONS {
             return self.preflight(origin.as_ref());
@@ -391,7 +418,8 @@ impl Shared {
                 &ServiceError::invalid(
                     "content-type",
                     format!(
-                        "`{content_type}` is not taken: send application/grpc, application/grpc-web(+proto), application/grpc-web-text or application/json"
+                        "`{}` is not taken: send application/grpc, application/grpc-web(+proto), application/grpc-web-text or application/json",
+                        cppcc_kit::text::prefix(&content_type, 60)
                     ),
                 )
                 .to_status(),
@@ -402,30 +430,32 @@ impl Shared {
             let status = ServiceError::invalid(
                 "method",
                 format!(
-                    "calls are POST /package.Service/Method, not {} {path}",
-                    parts.method
+                    "calls are POST /package.Service/Method, not {} {}",
+                    parts.method,
+                    cppcc_kit::text::prefix(&path, 120)
                 ),
             )
             .to_status();
             return self.refuse(protocol, status, Some(StatusCode::METHOD_NOT_ALLOWED));
         }
-        let body = match self.read_body(&parts.headers, body).await {
-            Ok(b) => b,
-            Err(status) => {
-                let http = (protocol == Protocol::Json).then_some(StatusCode::PAYLOAD_TOO_LARGE);
-                return self.refuse(protocol, status, http);
-            }
-        };
         let mut response = match protocol {
             Protocol::Grpc => {
                 self.clone()
-                    .call(parts.headers, &path, body, &conn, started)
+                    .call(parts.headers, &path, body, &conn, started, Decode::Grpc)
                     .await
             }
             Protocol::GrpcWeb | Protocol::GrpcWebText => {
-                self.clone()
-                    .grpc_web(parts.headers, &path, body, &conn, started, protocol)
-                    .await
+                let text = protocol == Protocol::GrpcWebText;
+                let decode = if text {
+                    Decode::GrpcWebText
+                } else {
+                    Decode::GrpcWeb
+                };
+                let response = self
+                    .clone()
+                    .call(parts.headers, &path, body, &conn, started, decode)
+                    .await;
+                to_grpc_web(response, text)
             }
             Protocol::Json => {
                 self.clone()
@@ -440,22 +470,14 @@ impl Shared {
     }
 
     /// Reads the whole body, refusing one over the limit.
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, tonic::Status> {
+    async fn read_body(
+        &self,
+        declared: Option<usize>,
+        body: Incoming,
+    ) -> Result<Bytes, tonic::Status> {
         let limit = self.config.max_request_bytes;
-        let too_large = || {
-            ServiceError::resource_exhausted(
-                format!("the request is over the gateway's limit of {limit} bytes"),
-                Duration::ZERO,
-            )
-            .with_reason("REQUEST_TOO_LARGE")
-            .to_status()
-        };
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > limit) {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
@@ -463,7 +485,7 @@ impl Shared {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some() =>
             {
-                Err(too_large())
+                Err(too_large(limit))
             }
             Err(e) => Err(tonic::Status::cancelled(format!(
                 "the request body could not be read: {e}"
@@ -499,7 +521,7 @@ impl Shared {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static(
-                    "authorization, content-type, grpc-timeout, x-grpc-web, x-user-agent, traceparent, tracestate",
+                    "authorization, content-type, grpc-timeout, x-grpc-web, x-user-agent, traceparent, tracestate, connect-protocol-version, connect-timeout-ms, cppcc-service",
                 ),
             );
             h.insert(
@@ -531,56 +553,18 @@ impl Shared {
         allowed
     }
 
-    async fn grpc_web(
-        self: Arc<Self>,
-        mut headers: HeaderMap,
-        path: &str,
-        body: Bytes,
-        conn: &Conn,
-        started: Instant,
-        protocol: Protocol,
-    ) -> Response<Body> {
-        let text = protocol == Protocol::GrpcWebText;
-        let body = if text {
-            match frames::decode_text(&body) {
-                Ok(b) => Bytes::from(b),
-                Err(e) => {
-                    return self.refuse(
-                        protocol,
-                        ServiceError::invalid("body", e.to_string()).to_status(),
-                        None,
-                    );
-                }
-            }
-        } else {
-            body
-        };
-        if let Err(e) = frames::split_messages(&body) {
-            return self.refuse(
-                protocol,
-                ServiceError::invalid("body", format!("not a gRPC-Web request: {e}")).to_status(),
-                None,
-            );
-        }
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        );
-        let response = self.call(headers, path, body, conn, started).await;
-        to_grpc_web(response, text)
-    }
-
     async fn json(
         self: Arc<Self>,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         path: &str,
-        body: Bytes,
+        body: Incoming,
         conn: &Conn,
         started: Instant,
     ) -> Response<Body> {
         let Some(method) = descriptors::method(path) else {
             let status = tonic::Status::unimplemented(format!(
-                "no method at {path}: JSON calls are POST /package.Service/Method, e.g. /cppcc.members.v1.CommitteeService/GetCommittee"
+                "no method at {}: JSON calls are POST /package.Service/Method, e.g. /cppcc.members.v1.CommitteeService/GetCommittee",
+                cppcc_kit::text::prefix(path, 120)
             ));
             return json_error(&status, Some(StatusCode::NOT_FOUND));
         };
@@ -591,15 +575,16 @@ impl Shared {
             ));
             return json_error(&status, None);
         }
-        let frame = match json::request(&method, &body) {
-            Ok(f) => f,
-            Err(e) => return json_error(&e.to_status(), None),
-        };
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/grpc"),
-        );
-        let response = self.call(headers, path, frame, conn, started).await;
+        let response = self
+            .call(
+                headers,
+                path,
+                body,
+                conn,
+                started,
+                Decode::Json(method.clone()),
+            )
+            .await;
         let (parts, body) = response.into_parts();
         let (data, trailers) = match body.collect().await {
             Ok(c) => {
@@ -620,15 +605,18 @@ impl Shared {
         }
     }
 
-    /// One gRPC call: authenticate, authorise, limit, then answer locally
-    /// or forward. Always answers (errors as trailers-only responses).
+    /// One call, in gRPC: admitted on its headers alone (token, policy,
+    /// limits, route), its body read only then, answered locally or
+    /// forwarded, and counted. Always answers (errors as trailers-only
+    /// responses).
     async fn call(
         self: Arc<Self>,
         headers: HeaderMap,
         path: &str,
-        body: Bytes,
+        body: Incoming,
         conn: &Conn,
         started: Instant,
+        decode: Decode,
     ) -> Response<Body> {
         let span = cppcc_kit::telemetry::gateway_span(path, &headers);
         let this = self.clone();
@@ -636,14 +624,23 @@ impl Shared {
             let mut caller = String::from("anonymous");
             let result = this
                 .clone()
-                .admit_and_send(headers, path, body, conn, &mut caller)
+                .admit_and_send(headers, path, body, conn, decode, &mut caller)
                 .await;
             let response = result.unwrap_or_else(|status| status.into_http());
             let code = status_of(&response);
             let span = tracing::Span::current();
             span.record("rpc.grpc.status_code", code as i32);
             span.record("caller", caller.as_str());
-            this.metrics.record(path, code, &caller, started.elapsed());
+            // Only known methods name a series: a path a caller makes up
+            // counts under one label.
+            let known = descriptors::method(path).is_some()
+                || is_public(path)
+                || path
+                    .strip_prefix('/')
+                    .and_then(|p| p.split_once('/'))
+                    .is_some_and(|(s, _)| this.local_names.contains(&s));
+            let label = if known { path } else { "unknown" };
+            this.metrics.record(label, code, &caller, started.elapsed());
             response
         }
         .instrument(span)
@@ -652,18 +649,81 @@ impl Shared {
 
     async fn admit_and_send(
         self: Arc<Self>,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         path: &str,
-        body: Bytes,
+        body: Incoming,
         conn: &Conn,
+        decode: Decode,
         caller: &mut String,
     ) -> Result<Response<Body>, tonic::Status> {
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let admitted = self.admit(headers, path, conn, caller)?;
+        let limit = self.config.max_request_bytes;
+        if matches!(admitted.target, Target::Local) && matches!(decode, Decode::Grpc) {
+            // The gateway's own services read their requests as they come
+            // (reflection answers each question on an open stream).
+            let body = Limited::new(body, limit).map_err(move |e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    too_large(limit)
+                } else {
+                    tonic::Status::cancelled(format!("the request body could not be read: {e}"))
+                }
+            });
+            return Ok(self
+                .local_within(admitted.headers, path, Body::new(body), admitted.timeout)
+                .await);
+        }
+        let raw = self.read_body(declared, body).await?;
+        let (mut headers, body) = (admitted.headers, decode.into_grpc(raw)?);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc"),
+        );
+        match admitted.target {
+            Target::Local => Ok(self
+                .local_within(
+                    headers,
+                    path,
+                    Body::new(http_body_util::Full::new(body)),
+                    admitted.timeout,
+                )
+                .await),
+            Target::Upstream(upstream) => {
+                let timeout = admitted.timeout.unwrap_or(self.config.default_timeout);
+                let streaming = descriptors::method(path).is_some_and(|m| m.is_server_streaming());
+                forward(&upstream, headers, path, body, timeout, streaming).await
+            }
+        }
+    }
+
+    /// Lets a call through on its headers alone, or says why not: the
+    /// caller's token (health and reflection need none), the policy table,
+    /// the caller's limits, and where the call goes. The headers come back
+    /// ready to send on.
+    fn admit(
+        &self,
+        mut headers: HeaderMap,
+        path: &str,
+        conn: &Conn,
+        caller: &mut String,
+    ) -> Result<Admitted, tonic::Status> {
         if is_public(path) {
-            return Ok(self.local(headers, path, body, None).await);
+            return Ok(Admitted {
+                headers,
+                target: Target::Local,
+                timeout: None,
+                _permit: None,
+            });
         }
         let Some((service, _)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
             return Err(tonic::Status::unimplemented(format!(
-                "`{path}` is not a gRPC method path (/package.Service/Method)"
+                "`{}` is not a gRPC method path (/package.Service/Method)",
+                cppcc_kit::text::prefix(path, 120)
             )));
         };
         let actor = self.authenticate(&headers, path, conn)?;
@@ -674,9 +734,13 @@ impl Shared {
             Decision::Unlisted
                 if descriptors::method(path).is_none() && !self.local_names.contains(&service) =>
             {
-                let known = self.config.routes.find(service).is_some();
+                let service = cppcc_kit::text::prefix(service, 120);
+                let known = self.config.routes.find(&service).is_some();
                 return Err(tonic::Status::unimplemented(if known {
-                    format!("{service} has no method `{}`", &method[service.len() + 1..])
+                    format!(
+                        "{service} has no method `{}`",
+                        cppcc_kit::text::prefix(&method[service.len() + 1..], 120)
+                    )
                 } else {
                     format!("no service `{service}` behind this gateway")
                 }));
@@ -702,13 +766,18 @@ impl Shared {
                     .to_status());
             }
         }
+        let target = if self.local_names.contains(&service) {
+            Target::Local
+        } else {
+            Target::Upstream(self.route(service, &headers)?)
+        };
         let key = format!(
             "{}|{}|{}",
             actor.subject,
             actor.role,
             actor.committee().unwrap_or("*")
         );
-        let _permit = self.limits.admit(&key).map_err(|e| {
+        let permit = self.limits.admit(&key).map_err(|e| {
             audit_denied(Some(&actor), conn.addr, path, e.reason(), e.message());
             e.to_status()
         })?;
@@ -721,6 +790,7 @@ impl Shared {
         for name in HOP_BY_HOP {
             headers.remove(name);
         }
+        headers.remove(OWNER_HEADER);
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
         if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", actor.bearer)) {
             headers.insert(header::AUTHORIZATION, v);
@@ -729,22 +799,83 @@ impl Shared {
             headers.append(HeaderName::from_static("x-forwarded-for"), v);
         }
         cppcc_kit::telemetry::inject_headers(&tracing::Span::current(), &mut headers);
-        if self.local_names.contains(&service) {
-            return match tokio::time::timeout(
-                timeout,
-                self.local(headers, path, body, Some(timeout)),
-            )
-            .await
-            {
-                Ok(r) => Ok(r),
-                Err(_) => Err(deadline_exceeded(timeout)),
-            };
+        Ok(Admitted {
+            headers,
+            target,
+            timeout: Some(timeout),
+            _permit: Some(permit),
+        })
+    }
+
+    /// The upstream that serves `service`. Every service also serves the
+    /// shared packages (its event stream, its audit log): a call to one of
+    /// those names the service it is for in the `cppcc-service` header
+    /// (`members`, `proposals`, … or the package, `cppcc.members.v1`);
+    /// without it, a route configured for the shared package itself.
+    fn route(&self, service: &str, headers: &HeaderMap) -> Result<Arc<Upstream>, tonic::Status> {
+        let routes = &self.config.routes;
+        let shared = SHARED_PACKAGES.iter().any(|p| {
+            service
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('.'))
+        });
+        let unrouted = || {
+            tonic::Status::unimplemented(format!(
+                "no service `{}` behind this gateway",
+                cppcc_kit::text::prefix(service, 120)
+            ))
+        };
+        if !shared {
+            return routes.find(service).cloned().ok_or_else(unrouted);
         }
-        let upstream = self.config.routes.find(service).ok_or_else(|| {
-            tonic::Status::unimplemented(format!("no service `{service}` behind this gateway"))
-        })?;
-        let streaming = descriptors::method(path).is_some_and(|m| m.is_server_streaming());
-        forward(upstream, headers, path, body, timeout, streaming).await
+        let owners = || {
+            let mut names: Vec<&str> = routes
+                .upstreams()
+                .map(|u| u.name.as_str())
+                .filter_map(|n| n.strip_prefix("cppcc.")?.strip_suffix(".v1"))
+                .filter(|n| !SHARED_PACKAGES.contains(&format!("cppcc.{n}.v1").as_str()))
+                .collect();
+            names.sort_unstable();
+            names.join(", ")
+        };
+        let Some(owner) = headers.get(OWNER_HEADER) else {
+            return routes.find(service).cloned().ok_or_else(|| {
+                ServiceError::invalid(
+                    OWNER_HEADER,
+                    format!(
+                        "every service has its own {service}: name whose in the `{OWNER_HEADER}` header (one of: {})",
+                        owners()
+                    ),
+                )
+                .to_status()
+            });
+        };
+        let owner = owner.to_str().unwrap_or("").trim();
+        let package = if owner.starts_with("cppcc.") {
+            owner.to_owned()
+        } else {
+            format!("cppcc.{owner}.v1")
+        };
+        let well_formed = !owner.is_empty()
+            && owner.len() <= 64
+            && owner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_');
+        routes
+            .find(&package)
+            .filter(|u| well_formed && !SHARED_PACKAGES.contains(&u.name.as_str()))
+            .cloned()
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    OWNER_HEADER,
+                    format!(
+                        "`{}` is no service behind this gateway; name one of: {}",
+                        cppcc_kit::text::prefix(owner, 64),
+                        owners()
+                    ),
+                )
+                .to_status()
+            })
     }
 
     /// Verifies the bearer token or, without one, takes the caller a
@@ -791,15 +922,33 @@ impl Shared {
         })
     }
 
+    /// Answers from the gateway's own services, within the call's deadline
+    /// when it has one (health and reflection have none).
+    async fn local_within(
+        &self,
+        headers: HeaderMap,
+        path: &str,
+        body: Body,
+        timeout: Option<Duration>,
+    ) -> Response<Body> {
+        let Some(timeout) = timeout else {
+            return self.local(headers, path, body, None).await;
+        };
+        match tokio::time::timeout(timeout, self.local(headers, path, body, Some(timeout))).await {
+            Ok(r) => r,
+            Err(_) => deadline_exceeded(timeout).into_http(),
+        }
+    }
+
     /// Answers from the gateway's own services.
     async fn local(
         &self,
         headers: HeaderMap,
         path: &str,
-        body: Bytes,
+        body: Body,
         timeout: Option<Duration>,
     ) -> Response<Body> {
-        let mut request = Request::new(Body::new(http_body_util::Full::new(body)));
+        let mut request = Request::new(body);
         *request.method_mut() = Method::POST;
         *request.uri_mut() = path.parse().unwrap_or_default();
         *request.headers_mut() = headers;
@@ -813,6 +962,66 @@ impl Shared {
             Err(never) => match never {},
         }
     }
+}
+
+/// A call let through, and what it holds while it runs.
+struct Admitted {
+    /// The headers to send on.
+    headers: HeaderMap,
+    target: Target,
+    /// The call's deadline (none for health and reflection).
+    timeout: Option<Duration>,
+    _permit: Option<crate::limits::Permit>,
+}
+
+/// Where an admitted call goes.
+enum Target {
+    /// The gateway's own services: health, reflection, the annual report.
+    Local,
+    Upstream(Arc<Upstream>),
+}
+
+/// How a call's body becomes gRPC messages.
+enum Decode {
+    Grpc,
+    GrpcWeb,
+    GrpcWebText,
+    Json(prost_reflect::MethodDescriptor),
+}
+
+impl Decode {
+    fn into_grpc(self, body: Bytes) -> Result<Bytes, tonic::Status> {
+        let body = match self {
+            Decode::Grpc => return Ok(body),
+            Decode::Json(method) => {
+                return json::request(&method, &body).map_err(|e| e.to_status());
+            }
+            Decode::GrpcWebText => Bytes::from(
+                frames::decode_text(&body)
+                    .map_err(|e| ServiceError::invalid("body", e.to_string()).to_status())?,
+            ),
+            Decode::GrpcWeb => body,
+        };
+        frames::split_messages(&body).map_err(|e| {
+            ServiceError::invalid("body", format!("not a gRPC-Web request: {e}")).to_status()
+        })?;
+        Ok(body)
+    }
+}
+
+/// The packages every service serves: the call says whose it wants.
+const SHARED_PACKAGES: [&str; 2] = ["cppcc.events.v1", "cppcc.audit.v1"];
+
+/// The header naming the service a shared package's call is for.
+pub const OWNER_HEADER: &str = "cppcc-service";
+
+fn too_large(limit: usize) -> tonic::Status {
+    ServiceError::resource_exhausted(
+        format!("the request is over the gateway's limit of {limit} bytes"),
+        Duration::ZERO,
+    )
+    .with_reason("REQUEST_TOO_LARGE")
+    .to_status()
 }
 
 /// Serves HTTP/1.1 and HTTP/2 on one connection until it ends or the
@@ -877,6 +1086,32 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// When a transport error is one stream's reset (the connection lives on),
+/// the call's status: `REFUSED_STREAM` means the service took none of it
+/// (`UNAVAILABLE`, safe to retry), any other reason that the answer could
+/// not be carried (`INTERNAL`); the endpoint stays in rotation.
+fn stream_error(e: &(dyn std::error::Error + 'static), service: &str) -> Option<tonic::Status> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            if !h2.is_reset() {
+                return None;
+            }
+            let reason = h2.reason()?;
+            return Some(if reason == h2::Reason::REFUSED_STREAM {
+                ServiceError::unavailable(format!("{service} refused the call; retry it"))
+                    .to_status()
+            } else {
+                tonic::Status::internal(format!(
+                    "{service} reset the call ({reason}): its answer could not be carried"
+                ))
+            });
+        }
+        source = err.source();
+    }
+    None
+}
+
 /// Sends a call to the next healthy endpoint; when that endpoint cannot be
 /// reached at all, to the next one (the call never left the gateway).
 /// Unary answers are read whole within the deadline; streams pass through.
@@ -910,6 +1145,12 @@ async fn forward(
         let response = match sent {
             Err(_) => return Err(deadline_exceeded(timeout)),
             Ok(Err(e)) => {
+                if let Some(status) = stream_error(&e, &upstream.name) {
+                    // This call's stream was reset; the connection, and
+                    // every other call on it, carries on.
+                    tracing::warn!(endpoint = %endpoint.addr, error = %e, "upstream reset the call");
+                    return Err(status);
+                }
                 let unsent = never_sent(&e);
                 endpoint.mark_down();
                 let message = format!(
@@ -948,6 +1189,11 @@ async fn forward(
             return Err(deadline_exceeded(timeout));
         }
         let data = collected.to_bytes();
+        if data.is_empty() && trailers.is_none() {
+            // Trailers-only (the status in the one HEADERS frame): it stays
+            // so, an empty body ending the stream with the headers.
+            return Ok(Response::from_parts(parts, Body::empty()));
+        }
         let mut frames: Vec<Result<Frame<Bytes>, tonic::Status>> = Vec::with_capacity(2);
         if !data.is_empty() {
             frames.push(Ok(Frame::data(data)));
@@ -1033,6 +1279,11 @@ fn plain(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>)
 
 /// An error as a JSON answer, with the HTTP status of its code (or `http`).
 fn json_error(status: &tonic::Status, http: Option<StatusCode>) -> Response<Body> {
+    use tonic_types::StatusExt as _;
+    let too_large = status
+        .get_details_error_info()
+        .is_some_and(|i| i.reason == "REQUEST_TOO_LARGE");
+    let http = http.or(too_large.then_some(StatusCode::PAYLOAD_TOO_LARGE));
     let mut response = plain(
         http.unwrap_or_else(|| json::http_status(status.code())),
         "application/json",

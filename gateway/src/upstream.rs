@@ -81,6 +81,7 @@ impl Endpoint {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .http2_keep_alive_timeout(Duration::from_secs(10))
             .http2_keep_alive_while_idle(true)
+            .http2_max_header_list_size(cppcc_kit::error::MAX_HEADER_LIST_BYTES)
             .build(connector);
         Endpoint {
             addr,

@@ -73,7 +73,7 @@ async fn spawn_members(db: &TestDatabase) -> (tokio::process::Child, SocketAddr)
 /// The gateway's count of calls sent to `endpoint`, from `/metrics`.
 async fn endpoint_calls(gateway: &Gateway, endpoint: SocketAddr) -> u64 {
     let out = tokio::process::Command::new("curl")
-        .args(["-s", &format!("{}/metrics", gateway.url())])
+        .args(["-s", &format!("http://{}/metrics", gateway.admin_addr)])
         .output()
         .await
         .unwrap();

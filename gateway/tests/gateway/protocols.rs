@@ -190,8 +190,13 @@ async fn a_committee_made_over_json_reads_back_over_grpc_web_and_grpc() {
         tonic_health::pb::health_check_response::ServingStatus::NotServing as i32,
         "nothing serves proposals here"
     );
-    let (http, metrics) = {
-        let url = format!("{}/metrics", gateway.url());
+    // Methods no contract has count under one label, however many.
+    for n in 0..5 {
+        let path = format!("/cppcc.members.v1.CommitteeService/Made{n}");
+        let s = grpc_raw(gateway.channel(), &path, Some(&token(Role::Admin)), None).await;
+        assert_eq!(s.code(), Code::Unimplemented, "{s:?}");
+    }
+    let get = |url: String| async move {
         let out = tokio::process::Command::new("curl")
             .args(["-s", "-w", "\n%{http_code}", &url])
             .output()
@@ -201,6 +206,11 @@ async fn a_committee_made_over_json_reads_back_over_grpc_web_and_grpc() {
         let (body, code) = text.rsplit_once('\n').unwrap();
         (code.parse::<u16>().unwrap(), body.to_owned())
     };
+    // Metrics are the admin port's alone.
+    let (http, public) = get(format!("{}/metrics", gateway.url())).await;
+    assert_ne!(http, 200, "{public}");
+    assert!(!public.contains("cppcc_gateway_requests_total"), "{public}");
+    let (http, metrics) = get(format!("http://{}/metrics", gateway.admin_addr)).await;
     assert_eq!(http, 200);
     assert!(
         metrics.contains(
@@ -208,6 +218,13 @@ async fn a_committee_made_over_json_reads_back_over_grpc_web_and_grpc() {
         ),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            "cppcc_gateway_requests_total{method=\"unknown\",code=\"UNIMPLEMENTED\",caller=\"admin@suixian\"} 5"
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("Made0"), "{metrics}");
     gateway.stop().await;
     members.stop().await.unwrap();
 }

@@ -17,6 +17,17 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 /// The `ErrorInfo.domain` of every cppcc error.
 pub const ERROR_DOMAIN: &str = "cppcc";
 
+/// The most characters of an error's message a caller is sent.
+pub const MESSAGE_CHARS: usize = 480;
+/// The most characters of each string in an error's details.
+pub const DETAIL_CHARS: usize = 160;
+/// The most entries of each kind of detail.
+pub const MAX_DETAILS: usize = 32;
+/// The largest HTTP/2 header block a service or the gateway takes or sends
+/// (names, values and 32 bytes an entry): far above any answer's status
+/// and details, which are capped above, and below what proxies refuse.
+pub const MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;
+
 /// The few kinds of failure a caller must tell apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -236,22 +247,41 @@ impl ServiceError {
         if e.kind == ErrorKind::Internal {
             tracing::error!(error = ?e.source, reason = e.reason, "internal error");
         }
+        // Whatever a message or detail quotes of a caller's input, the
+        // answer stays small: it travels in HTTP/2 headers, which every
+        // hop caps (MAX_HEADER_LIST_BYTES).
+        let cap = |s: &str| crate::text::prefix(s, DETAIL_CHARS).into_owned();
         let mut details = ErrorDetails::new();
-        details.set_error_info(e.reason, ERROR_DOMAIN, e.metadata.clone());
+        details.set_error_info(
+            e.reason,
+            ERROR_DOMAIN,
+            e.metadata
+                .iter()
+                .take(MAX_DETAILS)
+                .map(|(k, v)| (cap(k), cap(v)))
+                .collect::<HashMap<_, _>>(),
+        );
         if !e.violations.is_empty() {
-            details.set_bad_request(e.violations.clone());
+            details.set_bad_request(
+                e.violations
+                    .iter()
+                    .take(MAX_DETAILS)
+                    .map(|v| FieldViolation::new(cap(&v.field), cap(&v.description)))
+                    .collect::<Vec<_>>(),
+            );
         }
-        for p in &e.preconditions {
+        for p in e.preconditions.iter().take(MAX_DETAILS) {
             details.add_precondition_failure_violation(
-                p.kind.clone(),
-                p.subject.clone(),
-                p.description.clone(),
+                cap(&p.kind),
+                cap(&p.subject),
+                cap(&p.description),
             );
         }
         if let Some(delay) = e.retry_after {
             details.set_retry_info(Some(delay));
         }
-        tonic::Status::with_error_details(e.kind.code(), e.message.clone(), details)
+        let message = crate::text::prefix(&e.message, MESSAGE_CHARS).into_owned();
+        tonic::Status::with_error_details(e.kind.code(), message, details)
     }
 }
 
@@ -411,6 +441,28 @@ mod tests {
         let status = e.to_status();
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
+    }
+
+    #[test]
+    fn long_input_is_quoted_briefly() {
+        let long = "名".repeat(65_536);
+        let mut v = Violations::default();
+        for i in 0..100 {
+            v.add(format!("f{i}"), format!("`{long}` is not a name"));
+        }
+        let status = v.finish().unwrap_err().to_status();
+        assert!(status.message().chars().count() <= MESSAGE_CHARS + 1);
+        assert!(status.message().ends_with('…'));
+        let bad = status.get_details_bad_request().unwrap();
+        assert_eq!(bad.field_violations.len(), MAX_DETAILS);
+        assert!(bad.field_violations[0].description.chars().count() <= DETAIL_CHARS + 1);
+        let found = ServiceError::not_found(long).to_status();
+        assert!(
+            found.details().len() < 2 * 1024,
+            "{}",
+            found.details().len()
+        );
+        assert!(found.message().len() < 2 * 1024);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod members;
 pub mod names;
 pub mod page;
 pub mod pii;
+pub mod reflection;
 pub mod server;
 pub mod telemetry;
 pub mod text;

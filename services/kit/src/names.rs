@@ -32,12 +32,20 @@ pub fn committee_id(name: &str) -> Option<&str> {
         .filter(|id| is_committee_id(id))
 }
 
+/// What an error quotes of a name a caller sent: its first characters.
+pub fn quoted(name: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::prefix(name, 80)
+}
+
 /// Parses `committees/{id}`, or reports `field` as invalid.
 pub fn parse_committee<'a>(field: &str, name: &'a str) -> Result<&'a str, ServiceError> {
     committee_id(name).ok_or_else(|| {
         ServiceError::invalid(
             field,
-            format!("`{name}` is not a committee name like `committees/suixian`"),
+            format!(
+                "`{}` is not a committee name like `committees/suixian`",
+                quoted(name)
+            ),
         )
     })
 }
@@ -99,7 +107,8 @@ impl ChildName {
             ServiceError::invalid(
                 field,
                 format!(
-                    "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`"
+                    "`{}` is not a name like `committees/{{committee}}/{collection}/{{id}}/{sub}/{{id}}`",
+                    quoted(name)
                 ),
             )
         };
@@ -129,7 +138,8 @@ impl ChildName {
                     format!("required: a name like `committees/{{committee}}/{collection}/{{id}}`")
                 } else {
                     format!(
-                        "`{name}` is not a name like `committees/{{committee}}/{collection}/{{id}}`"
+                        "`{}` is not a name like `committees/{{committee}}/{collection}/{{id}}`",
+                        quoted(name)
                     )
                 },
             )

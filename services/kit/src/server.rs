@@ -209,21 +209,21 @@ impl Server {
         };
         health_state.set(true).await;
         // The error details (google.rpc.BadRequest, …) too, so reflecting
-        // clients can show what a refusal says.
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(cppcc_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(cppcc_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()?;
+        // clients can show what a refusal says; the services listed are the
+        // ones this server serves.
+        let served = names.clone();
+        let reflection = crate::reflection::Reflection::new(
+            &[
+                cppcc_proto::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+                tonic_types::pb::FILE_DESCRIPTOR_SET,
+            ],
+            |s| served.contains(&s) || s == "grpc.health.v1.Health",
+        )?;
         let routes = routes
             .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+            .add_service(reflection.v1())
+            .add_service(reflection.v1alpha());
 
         let sealer = tokio::spawn(audit::run_sealer(db.clone(), stop_rx.clone()));
         let retention = crate::maintenance::Retention {
@@ -270,6 +270,7 @@ impl Server {
             .timeout(args.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+            .http2_max_header_list_size(Some(crate::error::MAX_HEADER_LIST_BYTES))
             .max_connection_age(args.max_connection_age)
             .layer(layers)
             .add_routes(routes);

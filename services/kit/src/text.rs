@@ -4,6 +4,16 @@
 
 use crate::Violations;
 
+/// At most `max` characters of `value`, with `…` when cut: what an error
+/// message quotes of a value a caller sent, so that a long value never
+/// makes a long answer.
+pub fn prefix(value: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match value.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(value),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}…", &value[..end])),
+    }
+}
+
 /// One line of text, `min..=max` characters once trimmed.
 pub fn line(value: &str, min: usize, max: usize) -> Result<String, String> {
     checked(value, min, max, |c| c.is_control())
