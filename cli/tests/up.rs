@@ -122,15 +122,12 @@ async fn stop(mut up: Up) {
 }
 
 fn token(data_dir: &std::path::Path) -> String {
+    token_as(data_dir, "staff")
+}
+
+fn token_as(data_dir: &std::path::Path, role: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cppcc"))
-        .args([
-            "token",
-            "--role",
-            "staff",
-            "--committee",
-            "suixian",
-            "--data-dir",
-        ])
+        .args(["token", "--role", role, "--committee", "suixian", "--data-dir"])
         .arg(data_dir)
         .output()
         .unwrap();
@@ -180,6 +177,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     let consultations = consultation_figures(&first.consultations, &token(&data_dir)).await;
     let opinions = opinion_figures(&first.opinions, &token(&data_dir)).await;
     annual_report(&first.gateway, &data_dir).await;
+    conformance(&first, &data_dir).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -205,6 +203,62 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     );
     stop(second).await;
     let _ = std::fs::remove_dir_all(&data_dir);
+}
+
+/// The conformance suite (tests/conformance): clients no one here wrote —
+/// Python's grpcio (C core) and curl, Node's grpc-js and connect-node —
+/// call every service through the gateway and straight, over gRPC,
+/// gRPC-Web and JSON, and compare the answers. Its lines are printed (run
+/// with `--nocapture` to see them).
+async fn conformance(up: &Up, data_dir: &std::path::Path) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/conformance");
+    let install = std::process::Command::new("bash")
+        .arg(dir.join("install"))
+        .status()
+        .unwrap();
+    assert!(install.success(), "tests/conformance/install failed");
+    let descriptors = data_dir.join("descriptors.binpb");
+    std::fs::write(
+        &descriptors,
+        cppcc_gateway::descriptors::pool().encode_to_vec(),
+    )
+    .unwrap();
+    let config = serde_json::json!({
+        "gateway": up.gateway,
+        "direct": {
+            "members": up.members,
+            "proposals": up.proposals,
+            "consultations": up.consultations,
+            "opinions": up.opinions,
+        },
+        "tokens": {
+            "admin": token_as(data_dir, "admin"),
+            "auditor": token_as(data_dir, "auditor"),
+        },
+        "descriptors": descriptors,
+    });
+    let python = dir.join(".venv/bin/python");
+    for (program, script) in [
+        (python.as_os_str(), "grpcio_client.py"),
+        ("node".as_ref(), "node_clients.mjs"),
+    ] {
+        let run = Command::new(program)
+            .arg(dir.join(script))
+            .env("CONFORMANCE", config.to_string())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(600), run)
+            .await
+            .unwrap_or_else(|_| panic!("{script} ends within ten minutes"))
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("{script}:\n{text}");
+        assert!(
+            out.status.success() && text.trim_end().ends_with(" passed, 0 failed"),
+            "{script}:\n{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// `cppcc report --year 2023` against the gateway: the seed's figures in

@@ -521,7 +521,7 @@ impl Shared {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static(
-                    "authorization, content-type, grpc-timeout, x-grpc-web, x-user-agent, traceparent, tracestate, connect-protocol-version, connect-timeout-ms, cppcc-service",
+                    "authorization, content-type, grpc-timeout, x-grpc-web, x-user-agent, traceparent, tracestate, connect-protocol-version, connect-timeout-ms, cppcc-service, x-request-id",
                 ),
             );
             h.insert(
@@ -546,7 +546,9 @@ impl Shared {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             headers.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("grpc-status, grpc-message, grpc-status-details-bin"),
+                HeaderValue::from_static(
+                    "grpc-status, grpc-message, grpc-status-details-bin, x-request-id",
+                ),
             );
             headers.insert(header::VARY, HeaderValue::from_static("origin"));
         }
@@ -586,6 +588,25 @@ impl Shared {
             )
             .await;
         let (parts, body) = response.into_parts();
+        let id = parts
+            .headers
+            .get(cppcc_kit::telemetry::CALL_ID_HEADER)
+            .cloned();
+        let mut answer = Self::json_answer(&method, parts.headers, body).await;
+        if let Some(id) = id {
+            answer
+                .headers_mut()
+                .insert(cppcc_kit::telemetry::CALL_ID_HEADER, id);
+        }
+        answer
+    }
+
+    /// A gRPC answer as JSON.
+    async fn json_answer(
+        method: &prost_reflect::MethodDescriptor,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Response<Body> {
         let (data, trailers) = match body.collect().await {
             Ok(c) => {
                 let trailers = c.trailers().cloned().unwrap_or_default();
@@ -594,12 +615,12 @@ impl Shared {
             Err(status) => return json_error(&status, None),
         };
         let status = tonic::Status::from_header_map(&trailers)
-            .or_else(|| tonic::Status::from_header_map(&parts.headers))
+            .or_else(|| tonic::Status::from_header_map(&headers))
             .unwrap_or_else(|| tonic::Status::unknown("the service's answer has no grpc-status"));
         if status.code() != Code::Ok {
             return json_error(&status, None);
         }
-        match json::response(&method, &data) {
+        match json::response(method, &data) {
             Ok(body) => plain(StatusCode::OK, "application/json", body),
             Err(e) => json_error(&e.to_status(), None),
         }
@@ -618,6 +639,9 @@ impl Shared {
         started: Instant,
         decode: Decode,
     ) -> Response<Body> {
+        let mut headers = headers;
+        let id = cppcc_kit::telemetry::call_id(&headers);
+        headers.insert(cppcc_kit::telemetry::CALL_ID_HEADER, id.clone());
         let span = cppcc_kit::telemetry::gateway_span(path, &headers);
         let this = self.clone();
         async move {
@@ -626,7 +650,10 @@ impl Shared {
                 .clone()
                 .admit_and_send(headers, path, body, conn, decode, &mut caller)
                 .await;
-            let response = result.unwrap_or_else(|status| status.into_http());
+            let mut response = result.unwrap_or_else(|status| status.into_http());
+            response
+                .headers_mut()
+                .insert(cppcc_kit::telemetry::CALL_ID_HEADER, id);
             let code = status_of(&response);
             let span = tracing::Span::current();
             span.record("rpc.grpc.status_code", code as i32);
@@ -662,8 +689,8 @@ impl Shared {
             .and_then(|v| v.parse::<usize>().ok());
         let admitted = self.admit(headers, path, conn, caller)?;
         let limit = self.config.max_request_bytes;
-        if matches!(admitted.target, Target::Local) && matches!(decode, Decode::Grpc) {
-            // The gateway's own services read their requests as they come
+        if is_public(path) && matches!(decode, Decode::Grpc) {
+            // Health and reflection read their requests as they come
             // (reflection answers each question on an open stream).
             let body = Limited::new(body, limit).map_err(move |e| {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()

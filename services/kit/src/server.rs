@@ -470,6 +470,58 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // Every answer carries the call's id back (the caller's own, or
+        // one made here).
+        let id = crate::telemetry::call_id(req.headers());
+        req.headers_mut()
+            .insert(crate::telemetry::CALL_ID_HEADER, id.clone());
+        let answer = self.authorised(req);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            too_large_is_resource_exhausted(response.headers_mut());
+            response
+                .headers_mut()
+                .insert(crate::telemetry::CALL_ID_HEADER, id);
+            Ok(response)
+        })
+    }
+}
+
+/// A request message over the size limit is `RESOURCE_EXHAUSTED`, as the
+/// gRPC protocol has it and the gateway answers (tonic's decoder says
+/// `OUT_OF_RANGE`); its answer is trailers-only, so the status is in the
+/// headers.
+fn too_large_is_resource_exhausted(headers: &mut http::HeaderMap) {
+    let decoder_refused = headers.get("grpc-status").is_some_and(|s| s == "11")
+        && tonic::Status::from_header_map(headers).is_some_and(|s| {
+            s.message()
+                .starts_with("Error, decoded message length too large")
+        });
+    if decoder_refused {
+        let status = ServiceError::resource_exhausted(
+            "the request message is over the service's size limit",
+            Duration::ZERO,
+        )
+        .with_reason("REQUEST_TOO_LARGE")
+        .to_status();
+        headers.remove("grpc-message");
+        headers.remove("grpc-status-details-bin");
+        let _ = status.add_header(headers);
+    }
+}
+
+impl<S> AuthService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn authorised(
+        &mut self,
+        mut req: http::Request<Body>,
+    ) -> Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>> {
         // Keep the service that was polled ready; leave a clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

@@ -123,13 +123,42 @@ pub fn init(
     Ok(TelemetryGuard { provider })
 }
 
+/// The header that names one call across the gateway, the services and
+/// their logs: a caller's own value is kept (and answered back), else the
+/// first hop makes one.
+pub const CALL_ID_HEADER: &str = "x-request-id";
+
+/// The call's id: the caller's, when it is a short printable token, else
+/// a new one.
+pub fn call_id(headers: &http::HeaderMap) -> http::HeaderValue {
+    headers
+        .get(CALL_ID_HEADER)
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.as_bytes()
+                    .iter()
+                    .all(|b| b.is_ascii_graphic())
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            http::HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+                .expect("hex is a header value")
+        })
+}
+
 /// The span of one incoming call, continuing the caller's trace if its
 /// metadata carries one (`traceparent`).
 pub fn server_span(req: &http::Request<()>) -> tracing::Span {
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
+    let call = req
+        .headers()
+        .get(CALL_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let span = tracing::info_span!(
         "grpc",
         rpc.method = %req.uri().path(),
+        call = %call,
         otel.kind = "server",
     );
     // Fails only when no OpenTelemetry layer is installed; nothing to continue then.
