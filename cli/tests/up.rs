@@ -127,7 +127,14 @@ fn token(data_dir: &std::path::Path) -> String {
 
 fn token_as(data_dir: &std::path::Path, role: &str) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cppcc"))
-        .args(["token", "--role", role, "--committee", "suixian", "--data-dir"])
+        .args([
+            "token",
+            "--role",
+            role,
+            "--committee",
+            "suixian",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .output()
         .unwrap();

@@ -1197,7 +1197,7 @@ async fn forward(
             Ok(Ok(r)) => r,
         };
         if streaming {
-            return Ok(response);
+            return Ok(within_deadline(response, deadline, timeout));
         }
         let (parts, body) = response.into_parts();
         let collected = match tokio::time::timeout_at(deadline, body.collect()).await {
@@ -1238,6 +1238,37 @@ async fn forward(
         )
     }))
     .to_status())
+}
+
+/// A server stream that ends at the call's deadline: its messages pass as
+/// they come, and if the deadline comes first the stream ends with
+/// `DEADLINE_EXCEEDED` trailers (dropping the upstream stream cancels it at
+/// the service). A trailers-only answer passes as it is.
+fn within_deadline(
+    response: Response<Body>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Response<Body> {
+    use futures::StreamExt as _;
+    if response.headers().contains_key("grpc-status") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let frames = futures::stream::unfold(
+        Some(http_body_util::BodyStream::new(body)),
+        move |body| async move {
+            let mut body = body?;
+            tokio::select! {
+                frame = body.next() => frame.map(|f| (f, Some(body))),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let mut trailers = HeaderMap::new();
+                    let _ = deadline_exceeded(timeout).add_header(&mut trailers);
+                    Some((Ok(Frame::trailers(trailers)), None))
+                }
+            }
+        },
+    );
+    Response::from_parts(parts, Body::new(StreamBody::new(frames)))
 }
 
 /// The call's gRPC code, from a trailers-only answer's headers or a

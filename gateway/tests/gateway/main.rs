@@ -4,6 +4,7 @@
 //! and load balancing over two members-service processes.
 
 mod balance;
+mod framing;
 mod policy;
 mod protocols;
 mod refusals;

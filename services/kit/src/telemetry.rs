@@ -134,10 +134,7 @@ pub fn call_id(headers: &http::HeaderMap) -> http::HeaderValue {
     headers
         .get(CALL_ID_HEADER)
         .filter(|v| {
-            (1..=128).contains(&v.len())
-                && v.as_bytes()
-                    .iter()
-                    .all(|b| b.is_ascii_graphic())
+            (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
         })
         .cloned()
         .unwrap_or_else(|| {
