@@ -254,3 +254,70 @@ async fn a_stream_ends_at_its_deadline() {
     gateway.stop().await;
     members.stop().await.unwrap();
 }
+
+/// A call without a token is refused on its headers: the answer comes
+/// while the caller has sent no byte of its body.
+#[tokio::test]
+async fn a_call_without_a_token_is_refused_before_its_body() {
+    let gateway = Gateway::start(&routes(closed_port().await, closed_port().await), |_| {}).await;
+    let tcp = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!(
+        "http://{}/cppcc.members.v1.MemberService/GetMember",
+        gateway.addr
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap();
+    // The body stays open and empty.
+    let (response, _body) = client.send_request(request, false).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    assert_eq!(response.headers()["grpc-status"], "16", "{response:?}");
+    gateway.stop().await;
+}
+
+/// Past `--max-connections`, a new connection is closed at once; the
+/// ones served go on.
+#[tokio::test]
+async fn connections_past_the_cap_are_closed() {
+    use tokio::io::AsyncReadExt as _;
+    let db = cppcc_tests::database().await;
+    let members = members(&db).await;
+    let gateway = Gateway::start(&routes(members.addr(), closed_port().await), |c| {
+        c.max_connections = 2
+    })
+    .await;
+    let held: Vec<_> =
+        futures::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(gateway.addr)))
+            .await;
+    // Accepted in turn: give the gateway a moment to take both.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(gateway.addr).await.unwrap();
+    let mut buf = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("the third connection is closed, not left hanging");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = grpc_raw(
+        gateway.channel(),
+        "/cppcc.members.v1.CommitteeService/GetCommittee",
+        Some(&token(Role::Admin)),
+        None,
+    )
+    .await;
+    assert_ne!(
+        s.code(),
+        Code::Unavailable,
+        "a freed place serves again: {s:?}"
+    );
+    gateway.stop().await;
+    members.stop().await.unwrap();
+}
