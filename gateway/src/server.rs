@@ -438,10 +438,20 @@ impl Shared {
             .to_status();
             return self.refuse(protocol, status, Some(StatusCode::METHOD_NOT_ALLOWED));
         }
+        // An HTTP/1.1 caller whose body is refused unread is told to close
+        // (hyper does): a client that reused the socket would fail its next call.
+        let http1 = parts.version < http::Version::HTTP_2;
         let mut response = match protocol {
             Protocol::Grpc => {
                 self.clone()
-                    .call(parts.headers, &path, body, &conn, started, Decode::Grpc)
+                    .call(
+                        parts.headers,
+                        &path,
+                        body,
+                        (&conn, http1),
+                        started,
+                        Decode::Grpc,
+                    )
                     .await
             }
             Protocol::GrpcWeb | Protocol::GrpcWebText => {
@@ -453,13 +463,13 @@ impl Shared {
                 };
                 let response = self
                     .clone()
-                    .call(parts.headers, &path, body, &conn, started, decode)
+                    .call(parts.headers, &path, body, (&conn, http1), started, decode)
                     .await;
                 to_grpc_web(response, text)
             }
             Protocol::Json => {
                 self.clone()
-                    .json(parts.headers, &path, body, &conn, started)
+                    .json(parts.headers, &path, body, (&conn, http1), started)
                     .await
             }
         };
@@ -560,7 +570,7 @@ impl Shared {
         headers: HeaderMap,
         path: &str,
         body: Incoming,
-        conn: &Conn,
+        conn: (&Conn, bool),
         started: Instant,
     ) -> Response<Body> {
         let Some(method) = descriptors::method(path) else {
@@ -588,15 +598,16 @@ impl Shared {
             )
             .await;
         let (parts, body) = response.into_parts();
-        let id = parts
-            .headers
-            .get(cppcc_kit::telemetry::CALL_ID_HEADER)
-            .cloned();
+        let kept: Vec<_> = [
+            HeaderName::from_static(cppcc_kit::telemetry::CALL_ID_HEADER),
+            header::CONNECTION,
+        ]
+        .into_iter()
+        .filter_map(|name| Some((name.clone(), parts.headers.get(&name)?.clone())))
+        .collect();
         let mut answer = Self::json_answer(&method, parts.headers, body).await;
-        if let Some(id) = id {
-            answer
-                .headers_mut()
-                .insert(cppcc_kit::telemetry::CALL_ID_HEADER, id);
+        for (name, value) in kept {
+            answer.headers_mut().insert(name, value);
         }
         answer
     }
@@ -635,7 +646,7 @@ impl Shared {
         headers: HeaderMap,
         path: &str,
         body: Incoming,
-        conn: &Conn,
+        conn: (&Conn, bool),
         started: Instant,
         decode: Decode,
     ) -> Response<Body> {
@@ -679,7 +690,7 @@ impl Shared {
         headers: HeaderMap,
         path: &str,
         body: Incoming,
-        conn: &Conn,
+        (conn, http1): (&Conn, bool),
         decode: Decode,
         caller: &mut String,
     ) -> Result<Response<Body>, tonic::Status> {
@@ -702,10 +713,21 @@ impl Shared {
                 }
             });
             return Ok(self
-                .local_within(admitted.headers, path, Body::new(body), admitted.timeout)
+                .local(admitted.headers, path, Body::new(body), admitted.timeout)
                 .await);
         }
-        let raw = self.read_body(declared, body).await?;
+        let raw = match self.read_body(declared, body).await {
+            Ok(raw) => raw,
+            Err(status) => {
+                let mut refusal = status.into_http();
+                if http1 {
+                    refusal
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                return Ok(refusal);
+            }
+        };
         let (mut headers, body) = (admitted.headers, decode.into_grpc(raw)?);
         headers.insert(
             header::CONTENT_TYPE,
@@ -713,7 +735,7 @@ impl Shared {
         );
         match admitted.target {
             Target::Local => Ok(self
-                .local_within(
+                .local(
                     headers,
                     path,
                     Body::new(http_body_util::Full::new(body)),
@@ -951,23 +973,6 @@ impl Shared {
 
     /// Answers from the gateway's own services, within the call's deadline
     /// when it has one (health and reflection have none).
-    async fn local_within(
-        &self,
-        headers: HeaderMap,
-        path: &str,
-        body: Body,
-        timeout: Option<Duration>,
-    ) -> Response<Body> {
-        let Some(timeout) = timeout else {
-            return self.local(headers, path, body, None).await;
-        };
-        match tokio::time::timeout(timeout, self.local(headers, path, body, Some(timeout))).await {
-            Ok(r) => r,
-            Err(_) => deadline_exceeded(timeout).into_http(),
-        }
-    }
-
-    /// Answers from the gateway's own services.
     async fn local(
         &self,
         headers: HeaderMap,
@@ -984,7 +989,15 @@ impl Shared {
         {
             request.headers_mut().insert("grpc-timeout", v);
         }
-        match self.local.clone().oneshot(request).await {
+        let answer = self.local.clone().oneshot(request);
+        let answered = match timeout {
+            None => answer.await,
+            Some(t) => match tokio::time::timeout(t, answer).await {
+                Ok(r) => r,
+                Err(_) => return deadline_exceeded(t).into_http(),
+            },
+        };
+        match answered {
             Ok(r) => r,
             Err(never) => match never {},
         }

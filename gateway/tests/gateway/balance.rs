@@ -94,23 +94,11 @@ async fn calls_spread_over_two_processes_and_none_is_lost_when_one_stops() {
     let gateway =
         Gateway::start(&[format!("cppcc.members.v1=http://{a},http://{b}")], |_| {}).await;
     let admin = token(Role::Admin);
-    let mut committees = mpb::committee_service_client::CommitteeServiceClient::with_interceptor(
+    let committees = mpb::committee_service_client::CommitteeServiceClient::with_interceptor(
         gateway.channel(),
         Bearer::new(&admin),
     );
-    committees
-        .create_committee(mpb::CreateCommitteeRequest {
-            committee_id: "suixian".into(),
-            committee: Some(mpb::Committee {
-                display_name: "政协随县委员会".into(),
-                level: cppcc_proto::common::v1::CommitteeLevel::County as i32,
-                current_term: 4,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    create_suixian(gateway.channel()).await;
 
     // Even spread: 2,000 calls, 16 at a time.
     let (a0, b0) = (

@@ -13,25 +13,6 @@ use tonic_types::StatusExt as _;
 
 use super::*;
 
-async fn create_suixian(gateway: &Gateway) {
-    mpb::committee_service_client::CommitteeServiceClient::with_interceptor(
-        gateway.channel(),
-        Bearer::new(&token(Role::Admin)),
-    )
-    .create_committee(mpb::CreateCommitteeRequest {
-        committee_id: "suixian".into(),
-        committee: Some(mpb::Committee {
-            display_name: "政协随县委员会".into(),
-            level: cppcc_proto::common::v1::CommitteeLevel::County as i32,
-            current_term: 4,
-            ..Default::default()
-        }),
-        request_id: String::new(),
-    })
-    .await
-    .unwrap();
-}
-
 /// Sends one call over a bare HTTP/2 connection and says how the answer
 /// was framed: its headers, and whether they ended the stream.
 async fn raw_h2(
@@ -96,7 +77,7 @@ async fn a_long_name_is_refused_briefly_and_harms_no_call_beside_it() {
     let db = cppcc_tests::database().await;
     let members = members(&db).await;
     let gateway = Gateway::start(&routes(members.addr(), closed_port().await), |_| {}).await;
-    create_suixian(&gateway).await;
+    create_suixian(gateway.channel()).await;
     let long = format!("committees/suixian/members/{}", "名".repeat(64 * 1024 / 3));
     let admin = token(Role::Admin);
     let long_call = |channel: tonic::transport::Channel| {
@@ -214,7 +195,7 @@ async fn a_stream_ends_at_its_deadline() {
     let db = cppcc_tests::database().await;
     let members = members(&db).await;
     let gateway = Gateway::start(&routes(members.addr(), closed_port().await), |_| {}).await;
-    create_suixian(&gateway).await;
+    create_suixian(gateway.channel()).await;
     let mut request = tonic::Request::new(epb::WatchRequest::default());
     let md = request.metadata_mut();
     md.insert(

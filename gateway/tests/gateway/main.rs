@@ -138,6 +138,26 @@ pub fn routes(members: SocketAddr, others: SocketAddr) -> Vec<String> {
     routes
 }
 
+/// Creates 随县's committee as its admin, over `channel`.
+pub async fn create_suixian(channel: tonic::transport::Channel) {
+    cppcc_proto::members::v1::committee_service_client::CommitteeServiceClient::with_interceptor(
+        channel,
+        cppcc_kit::client::Bearer::new(&token(Role::Admin)),
+    )
+    .create_committee(cppcc_proto::members::v1::CreateCommitteeRequest {
+        committee_id: "suixian".into(),
+        committee: Some(cppcc_proto::members::v1::Committee {
+            display_name: "政协随县委员会".into(),
+            level: cppcc_proto::common::v1::CommitteeLevel::County as i32,
+            current_term: 4,
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+}
+
 /// A loopback port nothing listens on.
 pub async fn closed_port() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
