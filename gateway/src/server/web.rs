@@ -132,6 +132,9 @@ impl Shared {
         allowed
     }
 
+    /// A unary call in JSON: the body turned into the method's message
+    /// (after admission), the gRPC answer turned back into JSON, an error
+    /// into a JSON error with its details and HTTP status.
     pub(super) async fn json(
         self: Arc<Self>,
         headers: HeaderMap,
