@@ -131,25 +131,25 @@ pub const CALL_ID_HEADER: &str = "x-request-id";
 /// The call's id: the caller's, when it is a short printable token, else
 /// a new one.
 pub fn call_id(headers: &http::HeaderMap) -> http::HeaderValue {
-    headers
-        .get(CALL_ID_HEADER)
-        .filter(|v| {
-            (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
-        })
-        .cloned()
-        .unwrap_or_else(|| {
-            http::HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-                .expect("hex is a header value")
-        })
+    callers_call_id(headers).cloned().unwrap_or_else(|| {
+        http::HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+            .expect("hex is a header value")
+    })
+}
+
+/// The caller's call id, when it is one: up to 128 printable characters
+/// (anything else is neither logged nor passed on).
+fn callers_call_id(headers: &http::HeaderMap) -> Option<&http::HeaderValue> {
+    headers.get(CALL_ID_HEADER).filter(|v| {
+        (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+    })
 }
 
 /// The span of one incoming call, continuing the caller's trace if its
 /// metadata carries one (`traceparent`).
 pub fn server_span(req: &http::Request<()>) -> tracing::Span {
     let parent = global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(req.headers())));
-    let call = req
-        .headers()
-        .get(CALL_ID_HEADER)
+    let call = callers_call_id(req.headers())
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let span = tracing::info_span!(
@@ -227,5 +227,25 @@ impl Injector for MetadataInjector<'_> {
         ) {
             self.0.insert(key, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_call_id_is_kept_only_when_short_and_printable() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(CALL_ID_HEADER, "city-system-42".parse().unwrap());
+        assert_eq!(call_id(&headers), "city-system-42");
+        for bad in ["x".repeat(129), "two words".into(), String::new()] {
+            headers.insert(CALL_ID_HEADER, bad.parse().unwrap());
+            let made = call_id(&headers);
+            assert_ne!(made.as_bytes(), bad.as_bytes());
+            assert_eq!(made.len(), 32, "a new uuid in hex");
+        }
+        headers.remove(CALL_ID_HEADER);
+        assert_ne!(call_id(&headers), call_id(&headers), "each call its own");
     }
 }
