@@ -22,6 +22,29 @@ pub(super) fn is_public(path: &str) -> bool {
     is_health(path) || path.starts_with("/grpc.reflection.")
 }
 
+/// What a refused caller may still send, read and dropped (never kept),
+/// after its refusal is answered.
+const LINGER_BYTES: usize = 64 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Reads and drops the rest of a refused call's body, within
+/// [`LINGER_BYTES`] and [`LINGER_TIME`], so that a client still sending
+/// reads its refusal instead of a reset stream or connection (what nginx
+/// calls a lingering close). The refusal itself is sent at once.
+async fn linger(body: Incoming) {
+    let drain = async {
+        let mut body = body;
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.frame().await {
+            read += frame.data_ref().map_or(0, |d| d.len());
+            if read > LINGER_BYTES {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
+}
+
 /// How a call's body becomes gRPC messages.
 pub(super) enum Decode {
     Grpc,
@@ -267,7 +290,13 @@ impl Shared {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        let admitted = self.admit(headers, path, conn, caller)?;
+        let admitted = match self.admit(headers, path, conn, caller) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                tokio::spawn(linger(body));
+                return Err(refusal);
+            }
+        };
         let limit = self.config.max_request_bytes;
         if is_public(path) && matches!(decode, Decode::Grpc) {
             // Health and reflection read their requests as they come

@@ -302,3 +302,31 @@ async fn connections_past_the_cap_are_closed() {
     gateway.stop().await;
     members.stop().await.unwrap();
 }
+
+/// A refused caller still sending its body reads its refusal, over
+/// HTTP/1.1 and HTTP/2, rather than a reset: the gateway answers at once
+/// and reads the rest (a bounded amount) before it lets go.
+#[tokio::test]
+async fn a_refused_caller_still_sending_reads_its_refusal() {
+    let gateway = Gateway::start(&routes(closed_port().await, closed_port().await), |_| {}).await;
+    let url = format!("{}/cppcc.members.v1.MemberService/GetMember", gateway.url());
+    let body = format!(r#"{{"name": "{}"}}"#, "x".repeat(60_000));
+    for version in ["--http1.1", "--http2-prior-knowledge"] {
+        for _ in 0..20 {
+            let (code, answer) = curl(
+                &[
+                    version,
+                    "-H",
+                    "content-type: application/json",
+                    url.as_str(),
+                ],
+                body.as_bytes(),
+            )
+            .await;
+            let answer = String::from_utf8_lossy(&answer);
+            assert_eq!(code, 401, "{version}: {answer}");
+            assert!(answer.contains("TOKEN_MISSING"), "{version}: {answer}");
+        }
+    }
+    gateway.stop().await;
+}
