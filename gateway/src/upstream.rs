@@ -410,6 +410,9 @@ impl tower::Service<http::Request<Body>> for Balanced {
                 None => sent.await,
             };
             response.map_err(|e| {
+                if let Some(status) = stream_error(&e, &upstream.name) {
+                    return status;
+                }
                 endpoint.mark_down();
                 tonic::Status::unavailable(format!(
                     "{} at {} cannot be reached: {}",
@@ -420,6 +423,34 @@ impl tower::Service<http::Request<Body>> for Balanced {
             })
         })
     }
+}
+
+/// When a transport error is one stream's reset (the connection lives on),
+/// the call's status: `REFUSED_STREAM` means the service took none of it
+/// (`UNAVAILABLE`, safe to retry), any other reason that the answer could
+/// not be carried (`INTERNAL`); the endpoint stays in rotation.
+pub fn stream_error(e: &(dyn std::error::Error + 'static), service: &str) -> Option<tonic::Status> {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            if !h2.is_reset() {
+                return None;
+            }
+            let reason = h2.reason()?;
+            return Some(if reason == h2::Reason::REFUSED_STREAM {
+                cppcc_kit::ServiceError::unavailable(format!(
+                    "{service} refused the call; retry it"
+                ))
+                .to_status()
+            } else {
+                tonic::Status::internal(format!(
+                    "{service} reset the call ({reason}): its answer could not be carried"
+                ))
+            });
+        }
+        source = err.source();
+    }
+    None
 }
 
 /// An error and its sources, `: `-separated (a transport error alone says

@@ -40,35 +40,6 @@ pub(super) fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// When a transport error is one stream's reset (the connection lives on),
-/// the call's status: `REFUSED_STREAM` means the service took none of it
-/// (`UNAVAILABLE`, safe to retry), any other reason that the answer could
-/// not be carried (`INTERNAL`); the endpoint stays in rotation.
-pub(super) fn stream_error(
-    e: &(dyn std::error::Error + 'static),
-    service: &str,
-) -> Option<tonic::Status> {
-    let mut source = Some(e);
-    while let Some(err) = source {
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
-            if !h2.is_reset() {
-                return None;
-            }
-            let reason = h2.reason()?;
-            return Some(if reason == h2::Reason::REFUSED_STREAM {
-                ServiceError::unavailable(format!("{service} refused the call; retry it"))
-                    .to_status()
-            } else {
-                tonic::Status::internal(format!(
-                    "{service} reset the call ({reason}): its answer could not be carried"
-                ))
-            });
-        }
-        source = err.source();
-    }
-    None
-}
-
 /// Sends a call to the next healthy endpoint; when that endpoint cannot be
 /// reached at all, to the next one (the call never left the gateway).
 /// Unary answers are read whole within the deadline; streams pass through.
@@ -102,7 +73,7 @@ pub(super) async fn forward(
         let response = match sent {
             Err(_) => return Err(deadline_exceeded(timeout)),
             Ok(Err(e)) => {
-                if let Some(status) = stream_error(&e, &upstream.name) {
+                if let Some(status) = crate::upstream::stream_error(&e, &upstream.name) {
                     // This call's stream was reset; the connection, and
                     // every other call on it, carries on.
                     tracing::warn!(endpoint = %endpoint.addr, error = %e, "upstream reset the call");
