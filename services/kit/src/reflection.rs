@@ -196,21 +196,17 @@ fn not_found(what: &str, name: &str) -> Answer {
 }
 
 /// `file` first, then every file it imports (transitively, breadth first)
-/// that this stream has not sent yet; notes what it sends.
+/// that this stream has not sent yet; notes what it sends. A file sent
+/// before came with all its imports, so the walk stops at it.
 fn with_imports(file: FileDescriptor, sent: &mut HashSet<String>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut queue = VecDeque::from([file]);
-    let mut seen = HashSet::new();
+    sent.insert(file.name().to_owned());
+    let mut out = vec![file.encode_to_vec()];
+    let mut queue: VecDeque<FileDescriptor> = file.dependencies().collect();
     while let Some(f) = queue.pop_front() {
-        if !seen.insert(f.name().to_owned()) {
-            continue;
-        }
-        let first = out.is_empty();
-        if first || !sent.contains(f.name()) {
-            sent.insert(f.name().to_owned());
+        if sent.insert(f.name().to_owned()) {
             out.push(f.encode_to_vec());
+            queue.extend(f.dependencies());
         }
-        queue.extend(f.dependencies());
     }
     out
 }
