@@ -225,6 +225,7 @@ impl DatabaseAccess {
             database_acquire_timeout: std::time::Duration::from_secs(5),
             database_statement_timeout: std::time::Duration::from_secs(30),
             migrate_only: false,
+            today: None,
         }
     }
 }

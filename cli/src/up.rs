@@ -55,6 +55,11 @@ pub struct UpArgs {
     /// Where the opinions service listens.
     #[arg(long, env = "CPPCC_OPINIONS_ADDR", default_value = "127.0.0.1:50067")]
     opinions_addr: SocketAddr,
+    /// The day every service takes for today (YYYY-MM-DD), going on from
+    /// there: for rehearsing a deadline or a year that has passed. Unset,
+    /// today is the day in China.
+    #[arg(long, env = "CPPCC_TODAY", value_parser = cppcc_kit::clock::parse_day)]
+    today: Option<time::Date>,
     #[command(flatten)]
     telemetry: TelemetryArgs,
 }
@@ -63,9 +68,19 @@ pub struct UpArgs {
 pub struct Env {
     pub access: DatabaseAccess,
     pub keys: DevKeys,
+    /// The day the services take for today, when not the system's.
+    pub today: Option<time::Date>,
 }
 
 impl Env {
+    /// Database settings for the service whose role is `role`.
+    pub fn database(&self, role: &str) -> cppcc_kit::db::DatabaseArgs {
+        cppcc_kit::db::DatabaseArgs {
+            today: self.today,
+            ..self.access.args(role)
+        }
+    }
+
     pub fn auth(&self) -> AuthArgs {
         AuthArgs {
             jwt_public_keys: vec![self.keys.jwt_public.clone()],
@@ -179,7 +194,7 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
     };
     let members = cppcc_members::Config {
         addr: args.members_addr,
-        database: env.access.args("members"),
+        database: env.database("members"),
         auth: env.auth(),
         pii: env.pii(),
         // Duty records follow the services whose events credit members.
@@ -202,7 +217,7 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         service_key_id: None,
         // Proposals turned into opinion reports are handed over there.
         opinions_uri: Some(uri("opinions")),
-        database: env.access.args("proposals"),
+        database: env.database("proposals"),
         auth: env.auth(),
         server: env.server(),
         telemetry: args.telemetry.clone(),
@@ -212,7 +227,7 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         members_uri: uri("members"),
         service_key: SecretString::from(env.keys.jwt_private.clone()),
         service_key_id: None,
-        database: env.access.args("consultations"),
+        database: env.database("consultations"),
         auth: env.auth(),
         server: env.server(),
         telemetry: args.telemetry.clone(),
@@ -224,7 +239,7 @@ fn services(args: &UpArgs, env: &Env, addresses: &[(&str, SocketAddr)]) -> Vec<S
         remotes: Vec::new(),
         service_key: SecretString::from(env.keys.jwt_private.clone()),
         service_key_id: None,
-        database: env.access.args("opinions"),
+        database: env.database("opinions"),
         auth: env.auth(),
         server: env.server(),
         telemetry: args.telemetry.clone(),
@@ -267,7 +282,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let data = DataDir::open(&args.data_dir)?;
     let keys = data.keys()?;
     let (access, postgres) = database(&data).await.context("starting PostgreSQL")?;
-    let env = Env { access, keys };
+    let env = Env {
+        access,
+        keys,
+        today: args.today,
+    };
     let (stop, stopping) = watch::channel(false);
     let mut running = Vec::new();
     let bound: Vec<(&str, SocketAddr)> = listeners

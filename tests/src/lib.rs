@@ -121,6 +121,7 @@ impl TestDatabase {
             database_acquire_timeout: Duration::from_secs(10),
             database_statement_timeout: Duration::from_secs(30),
             migrate_only: false,
+            today: None,
         }
     }
 

@@ -14,11 +14,6 @@ pub fn timestamp(t: OffsetDateTime) -> Timestamp {
     }
 }
 
-/// Today in China (UTC+8), the day a committee's dates are written in.
-pub fn today() -> time::Date {
-    (OffsetDateTime::now_utc() + time::Duration::hours(8)).date()
-}
-
 /// Whether `n` is a set value of the protobuf enum `E` (not 0, not unknown).
 pub fn is_set<E: TryFrom<i32>>(n: i32) -> bool {
     n != 0 && E::try_from(n).is_ok()

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 
 use crate::BoxError;
 use crate::change::KitSql;
+use crate::clock::Clock;
 
 /// The kit's own migrations, applied in every service schema. Their
 /// versions are small numbers; a service's are timestamps, so they never
@@ -59,6 +60,11 @@ pub struct DatabaseArgs {
     /// service serves.
     #[arg(long, env = "CPPCC_MIGRATE_ONLY")]
     pub migrate_only: bool,
+    /// The day the service takes for today, as YYYY-MM-DD, going on from
+    /// there as days pass: for rehearsing a past year or a coming deadline.
+    /// Unset, today is the system's day in China.
+    #[arg(long, env = "CPPCC_TODAY", value_parser = crate::clock::parse_day)]
+    pub today: Option<time::Date>,
 }
 
 /// A service's schema name: lowercase letters and underscores.
@@ -109,6 +115,8 @@ pub struct Database {
     /// The key the audit chain is sealed with (HMAC-SHA256); without one,
     /// plain SHA-256, which anyone with write access could recompute.
     pub(crate) audit_key: Option<Arc<[u8]>>,
+    /// What day it is for this service's records.
+    clock: Clock,
 }
 
 impl Database {
@@ -152,7 +160,7 @@ impl Database {
             .connect_with(options)
             .await
             .map_err(|e| format!("cannot connect to the {} database: {e}", schema.name()))?;
-        Ok(Database::from_pool(pool, schema))
+        Ok(Database::from_pool(pool, schema).with_clock(Clock::from_arg(args.today)))
     }
 
     /// For `--migrate-only`: bootstraps and migrates, then lets go.
@@ -176,7 +184,24 @@ impl Database {
             audit_written: Arc::new(Notify::new()),
             sql: Arc::new(KitSql::new(schema)),
             audit_key: None,
+            clock: Clock::system(),
         }
+    }
+
+    /// This database, dating its records by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Database {
+        self.clock = clock;
+        self
+    }
+
+    /// Today in China, by this service's clock.
+    pub fn today(&self) -> time::Date {
+        self.clock.today()
+    }
+
+    /// This service's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// This database, sealing its audit chain with `key`.

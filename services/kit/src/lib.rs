@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod change;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod convert;
 pub mod db;

@@ -41,7 +41,7 @@ use events::event_stream_service_client::EventStreamServiceClient;
 
 use crate::domain::evaluation::duty_kind;
 use crate::domain::member::plausible;
-use crate::grpc::{record, record_name, today};
+use crate::grpc::{record, record_name};
 use crate::store::duty::{self as store, NewRecord, TenureRow};
 
 /// The first pause after a failure; it doubles up to [`LONGEST_PAUSE`].
@@ -577,7 +577,7 @@ fn event_id(producer: &str, event: &events::Event) -> Uuid {
 
 /// Reads an event's payload; the members are checked against the event's
 /// committee later.
-fn read(event: &events::Event) -> Result<Read, String> {
+fn read(event: &events::Event, today: time::Date) -> Result<Read, String> {
     let committee = committee_id(&event.committee)
         .ok_or_else(|| format!("`{}` is not a committee name", clean(&event.committee, 100)))?
         .to_owned();
@@ -613,7 +613,7 @@ fn read(event: &events::Event) -> Result<Read, String> {
         // A day of the CPPCC, not after tomorrow (the producer's clock may
         // be a little ahead).
         let day = match parse_date("date", p.date.as_ref()) {
-            Ok(Some(d)) if plausible(d, today()) && d <= today() + time::Duration::days(1) => d,
+            Ok(Some(d)) if plausible(d, today) && d <= today + time::Duration::days(1) => d,
             Ok(Some(d)) => return Err(format!("date {d} is not a day of the CPPCC up to today")),
             Ok(None) => return Err("has no date".to_owned()),
             Err(e) => return Err(e.message().to_owned()),
@@ -785,6 +785,7 @@ async fn apply_events(
     cursor: Option<(&str, &str)>,
     one_by_one: bool,
 ) -> Result<Applied, ServiceError> {
+    let today = db.today();
     let mut change = db.change(actor).await?;
     if let Some((from, to)) = cursor
         && !store::advance_cursor(change.conn(), producer, from, to)
@@ -804,7 +805,7 @@ async fn apply_events(
         .iter()
         .zip(ids)
         .filter(|(_, id)| first_time.contains(id))
-        .map(|(e, id)| (e, id, read(e)))
+        .map(|(e, id)| (e, id, read(e, today)))
         .collect();
     let mut wanted: Vec<Uuid> = events
         .iter()

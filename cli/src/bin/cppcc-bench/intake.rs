@@ -175,7 +175,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             uri,
         }]))
         .await?;
-    let members_db = bench.env.access.args("members");
+    let members_db = bench.env.database("members");
     let pool = sqlx::PgPool::connect(&members_db.database_url).await?;
     loop {
         let cursor: Option<String> = sqlx::query_scalar(

@@ -122,6 +122,7 @@ impl Bench {
         let env = Env {
             access,
             keys: data.keys()?,
+            today: None,
         };
         let mut bench = Bench {
             env,
@@ -143,7 +144,7 @@ impl Bench {
         }
         let config = cppcc_members::Config {
             addr: "127.0.0.1:0".parse()?,
-            database: self.env.access.args("members"),
+            database: self.env.database("members"),
             auth: self.env.auth(),
             pii: self.env.pii(),
             intake,
@@ -174,7 +175,7 @@ impl Bench {
             service_key: secrecy::SecretString::from(self.env.keys.jwt_private.clone()),
             service_key_id: None,
             opinions_uri: None,
-            database: self.env.access.args("proposals"),
+            database: self.env.database("proposals"),
             auth: self.env.auth(),
             server: self.env.server(),
             telemetry: cppcc_kit::telemetry::TelemetryArgs {
@@ -202,7 +203,7 @@ impl Bench {
             members_uri: format!("http://{members}"),
             service_key: secrecy::SecretString::from(self.env.keys.jwt_private.clone()),
             service_key_id: None,
-            database: self.env.access.args("consultations"),
+            database: self.env.database("consultations"),
             auth: self.env.auth(),
             server: self.env.server(),
             telemetry: cppcc_kit::telemetry::TelemetryArgs {

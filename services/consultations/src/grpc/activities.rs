@@ -772,7 +772,7 @@ impl pb::activity_service_server::ActivityService for Api {
         }
         let (results_due, meeting_day) = if to == MEETING {
             let held = held.unwrap_or(before.row.day);
-            if held > today() {
+            if held > self.db.today() {
                 return Err(blocked(
                     "NOT_YET",
                     format!(
@@ -1160,7 +1160,8 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::ListOverdueActivitiesResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let as_of = parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(today);
+        let as_of =
+            parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(|| self.db.today());
         self.caller(
             &request,
             READERS,

@@ -105,8 +105,6 @@ impl StoredStamp {
     }
 }
 
-pub(crate) use cppcc_kit::convert::today;
-
 /// A sub-resource: `committees/{c}/{collection}/{parent}/{sub}/{id}`.
 fn sub_name(
     field: &str,

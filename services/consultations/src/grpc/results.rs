@@ -219,7 +219,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             )
             .into());
         }
-        if send_day > today() {
+        if send_day > self.db.today() {
             return Err(
                 ServiceError::invalid("result.send_date", "must not be in the future").into(),
             );

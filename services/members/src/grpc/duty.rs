@@ -18,7 +18,7 @@ use cppcc_proto::common::v1::{self as common, DutyKind};
 use cppcc_proto::members::v1 as pb;
 use pb::duty_record_service_server::DutyRecordService;
 
-use super::{Shared, SubName, today};
+use super::{Shared, SubName};
 use crate::domain::evaluation::duty_kind;
 use crate::domain::member::plausible;
 use crate::domain::text;
@@ -88,9 +88,13 @@ pub(crate) fn record(row: &RecordRow) -> pb::DutyRecord {
 }
 
 /// The day of an entry: given, a real day of the CPPCC, not in the future.
-pub(crate) fn duty_date(field: &str, given: Option<&common::Date>) -> Result<Date, String> {
+pub(crate) fn duty_date(
+    field: &str,
+    given: Option<&common::Date>,
+    today: Date,
+) -> Result<Date, String> {
     match parse_date(field, given) {
-        Ok(Some(d)) if plausible(d, today()) && d <= today() => Ok(d),
+        Ok(Some(d)) if plausible(d, today) && d <= today => Ok(d),
         Ok(Some(_)) => Err("must be a day between 1949-09-21 and today".to_owned()),
         Ok(None) => Err("required".to_owned()),
         Err(e) => Err(e
@@ -115,6 +119,7 @@ impl Entry {
         errors: &mut Violations,
         field: &str,
         input: Option<&pb::DutyRecord>,
+        today: Date,
     ) -> Option<Entry> {
         let Some(input) = input else {
             errors.add(field, "required");
@@ -127,7 +132,7 @@ impl Entry {
             &f("kind"),
             format!("required: a DutyKind, not {}", input.kind),
         );
-        let day = duty_date(&f("date"), input.date.as_ref())
+        let day = duty_date(&f("date"), input.date.as_ref(), today)
             .map_err(|e| errors.add(f("date"), e))
             .ok();
         let evidence = text(&input.evidence, 1, 2000)
@@ -304,7 +309,12 @@ impl DutyRecordService for DutyRecordApi {
             )
             .await?;
         let mut errors = Violations::default();
-        let entry = Entry::check(&mut errors, "duty_record", req.duty_record.as_ref());
+        let entry = Entry::check(
+            &mut errors,
+            "duty_record",
+            req.duty_record.as_ref(),
+            self.shared.db.today(),
+        );
         errors.finish()?;
         let entry = entry.expect("checked");
 
@@ -402,6 +412,7 @@ impl DutyRecordService for DutyRecordApi {
                 &mut errors,
                 &format!("requests[{i}].duty_record"),
                 r.duty_record.as_ref(),
+                self.shared.db.today(),
             );
             entries.push(member.zip(entry));
         }

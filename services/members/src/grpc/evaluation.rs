@@ -21,7 +21,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::evaluation_service_server::EvaluationService;
 
 use super::duty::{DUTY_READERS, record_name};
-use super::{READERS, Shared, committee_resource, today};
+use super::{READERS, Shared, committee_resource};
 use crate::domain::evaluation::{Entries, Rules, Score, five_ones, ranks};
 use crate::store::committees as committee_store;
 use crate::store::duty::{self as duty_store};
@@ -63,8 +63,8 @@ struct Year {
 }
 
 /// A year that has begun (evaluations, five ones, statistics).
-fn past_year(field: &str, y: i32) -> Result<Year, ServiceError> {
-    let this = today().year();
+fn past_year(field: &str, y: i32, today: Date) -> Result<Year, ServiceError> {
+    let this = today.year();
     if (1949..=this).contains(&y) {
         return year(field, y);
     }
@@ -535,7 +535,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetMemberEvaluationResponse>, Status> {
         let req = request.get_ref();
         let member = ChildName::parse_field("member", &req.member, "members")?;
-        let year = past_year("year", req.year)?;
+        let year = past_year("year", req.year, self.shared.db.today())?;
         let actor = self
             .shared
             .caller(
@@ -596,7 +596,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::ListMemberEvaluationsResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("parent", &req.parent)?.to_owned();
-        let year = past_year("year", req.year)?;
+        let year = past_year("year", req.year, self.shared.db.today())?;
         let sector = match req.sector.as_str() {
             "" => None,
             s => Some(ChildName::parse_field("sector", s, "sectors")?),
@@ -679,7 +679,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetFiveOnesResponse>, Status> {
         let req = request.get_ref();
         let member = ChildName::parse_field("member", &req.member, "members")?;
-        let year = past_year("year", req.year)?;
+        let year = past_year("year", req.year, self.shared.db.today())?;
         let actor = self
             .shared
             .caller(
@@ -719,7 +719,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::ListFiveOnesResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("parent", &req.parent)?.to_owned();
-        let year = past_year("year", req.year)?;
+        let year = past_year("year", req.year, self.shared.db.today())?;
         self.shared
             .caller(
                 &request,
@@ -766,7 +766,7 @@ impl EvaluationService for EvaluationApi {
     ) -> Result<Response<pb::GetMemberStatisticsResponse>, Status> {
         let req = request.get_ref();
         let committee_id = parse_committee("committee", &req.committee)?.to_owned();
-        let year = past_year("year", req.year)?;
+        let year = past_year("year", req.year, self.shared.db.today())?;
         self.shared
             .caller(
                 &request,

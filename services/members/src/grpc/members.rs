@@ -21,7 +21,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::member_service_server::MemberService;
 
 use super::catalogue::{self, Sectors, SpecialCommittees};
-use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat, today};
+use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat};
 use crate::domain::member::{self as rules, MemberFields};
 use crate::domain::{MemberStatus, text};
 use crate::store::catalogue::{self as catalogue_store, CHAIR_KEY, Catalogue};
@@ -696,7 +696,7 @@ impl MemberService for MemberApi {
         let Some(input) = req.member.as_ref() else {
             return Err(ServiceError::invalid("member", "required").into());
         };
-        let fields = MemberFields::parse(input, &committee, "member", today())?;
+        let fields = MemberFields::parse(input, &committee, "member", self.shared.db.today())?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "members", id);
         let mut change = self.shared.db.change(&actor).await?;
@@ -915,7 +915,8 @@ impl MemberService for MemberApi {
         let before = self.shared.member(&current, true)?;
         let mut merged = before.clone();
         rules::merge(&mut merged, input, &mask);
-        let fields = MemberFields::parse(&merged, &name.committee, "member", today())?;
+        let fields =
+            MemberFields::parse(&merged, &name.committee, "member", self.shared.db.today())?;
         let term = self
             .check_references(&mut change, &name.committee, &fields)
             .await?;
@@ -978,7 +979,7 @@ impl MemberService for MemberApi {
                 }
                 None
             });
-        if effective.is_some_and(|d| !rules::plausible(d, today())) {
+        if effective.is_some_and(|d| !rules::plausible(d, self.shared.db.today())) {
             errors.add(
                 "effective_date",
                 "must be between 1949-09-21 and a year from today",
@@ -986,7 +987,7 @@ impl MemberService for MemberApi {
         }
         errors.finish()?;
         let to = to.expect("checked above");
-        let effective = effective.unwrap_or_else(today);
+        let effective = effective.unwrap_or(self.shared.db.today());
         let actor = self
             .shared
             .caller(

@@ -301,8 +301,6 @@ fn seat(committee: &str, row: &SeatRow) -> pb::SpecialCommitteeMembership {
     }
 }
 
-pub(crate) use cppcc_kit::convert::today;
-
 /// `committees/{id}`.
 pub(crate) fn committee_resource(id: &str) -> String {
     committee_name(id)

@@ -488,3 +488,53 @@ async fn a_sheet_of_entries_is_recorded_whole_or_not_at_all() {
     assert_eq!(fields(&one_member), ["parent"]);
     assert_eq!(rows(&suite).await, 3);
 }
+
+/// The service's clock (`--today`) is the day entries are checked against
+/// and the year figures may be asked for.
+#[tokio::test]
+async fn entries_and_years_are_checked_against_the_services_clock() {
+    let (suite, seed) = Suite::seeded_on(Some(time::macros::date!(2023 - 06 - 30))).await;
+    let mut m = suite.members(&admin());
+    let a = create(&mut m, member("甲委员", 1, &seed.party))
+        .await
+        .unwrap();
+    let mut d = suite.duty(&staff());
+    let tomorrow = record(
+        &mut d,
+        &a.name,
+        entry(DutyKind::PracticalDeed, day(2023, 7, 1), "为村里修路"),
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(tomorrow.code(), Code::InvalidArgument, "{tomorrow:?}");
+    assert_eq!(fields(&tomorrow), ["duty_record.date"]);
+    record(
+        &mut d,
+        &a.name,
+        entry(DutyKind::PracticalDeed, day(2023, 6, 30), "为村里修路"),
+        "",
+    )
+    .await
+    .unwrap();
+    let mut e = suite.evaluation(&staff());
+    let next_year = e
+        .get_five_ones(pb::GetFiveOnesRequest {
+            member: a.name.clone(),
+            year: 2024,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(next_year.code(), Code::InvalidArgument, "{next_year:?}");
+    let this_year = e
+        .get_five_ones(pb::GetFiveOnesRequest {
+            member: a.name.clone(),
+            year: 2023,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .five_ones
+        .unwrap();
+    assert!(this_year.practical_deed, "{this_year:?}");
+}

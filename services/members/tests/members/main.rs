@@ -58,8 +58,16 @@ struct Suite {
 
 impl Suite {
     async fn start() -> Suite {
+        Suite::start_on(None).await
+    }
+
+    /// A members service whose clock starts on `today` (the system's day
+    /// when `None`).
+    async fn start_on(today: Option<time::Date>) -> Suite {
         let db = cppcc_tests::database().await;
-        let server = cppcc_members::server(&config(&db))
+        let mut config = config(&db);
+        config.database.today = today;
+        let server = cppcc_members::server(&config)
             .await
             .expect("the service starts");
         let running = cppcc_tests::serve(server).await;
@@ -104,7 +112,12 @@ impl Suite {
 
     /// The suite with 随县政协, two sectors and a special committee.
     async fn seeded() -> (Suite, Seed) {
-        let suite = Suite::start().await;
+        Suite::seeded_on(None).await
+    }
+
+    /// The suite as `seeded`, its clock starting on `today`.
+    async fn seeded_on(today: Option<time::Date>) -> (Suite, Seed) {
+        let suite = Suite::start_on(today).await;
         create_committee(&suite, "suixian", "", &admin())
             .await
             .unwrap();

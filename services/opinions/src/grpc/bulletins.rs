@@ -91,7 +91,12 @@ impl pb::bulletin_service_server::BulletinService for Api {
             "required",
         );
         errors.finish()?;
-        let day = day_field("bulletin.issue_date", input.issue_date.as_ref(), None)?;
+        let day = day_field(
+            self.db.today(),
+            "bulletin.issue_date",
+            input.issue_date.as_ref(),
+            None,
+        )?;
         let actor = self
             .caller(&request, CENTRE, "issue bulletins", &committee, &req.parent)
             .await?;

@@ -278,13 +278,13 @@ fn sub_name(field: &str, name: &str, sub: &str) -> Result<(ChildName, Uuid), Ser
 
 /// A day given or today; never in the future, never before `not_before`.
 fn day_field(
+    today: time::Date,
     field: &str,
     given: Option<&common::Date>,
     not_before: Option<(time::Date, &str)>,
 ) -> Result<time::Date, ServiceError> {
-    let day =
-        cppcc_kit::convert::parse_date(field, given)?.unwrap_or_else(cppcc_kit::convert::today);
-    if day > cppcc_kit::convert::today() {
+    let day = cppcc_kit::convert::parse_date(field, given)?.unwrap_or(today);
+    if day > today {
         return Err(ServiceError::invalid(field, "must not be in the future"));
     }
     if let Some((earliest, what)) = not_before

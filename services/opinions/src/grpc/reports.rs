@@ -328,7 +328,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             }
         };
         errors.finish()?;
-        let day = day_field("report.submit_date", input.submit_date.as_ref(), None)?;
+        let day = day_field(
+            self.db.today(),
+            "report.submit_date",
+            input.submit_date.as_ref(),
+            None,
+        )?;
         let actor = self
             .caller(
                 &request,
@@ -488,6 +493,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .await?;
         let to = review_step(&row, ReviewStep::Accept, &req.name)?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((row.submit_day, "the day it was submitted")),
@@ -528,6 +534,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .await?;
         let to = review_step(&row, ReviewStep::Reject, &req.name)?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((row.submit_day, "the day it was submitted")),
@@ -623,6 +630,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         }
         let review_day = row.review_day.unwrap_or(row.submit_day);
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((review_day, "the day it was accepted")),
@@ -752,6 +760,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .await?;
         review_step(&row, ReviewStep::Use, &req.name)?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((
@@ -874,6 +883,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .transition(HandlingStep::Answer)
             .map_err(|e| refused(&h_name(h), e))?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((h.send_day, "the day it was sent")),
@@ -904,6 +914,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .transition(HandlingStep::FollowUp)
             .map_err(|e| refused(&req.name, e))?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((h.send_day, "the day it was sent")),
@@ -934,6 +945,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             .transition(HandlingStep::Close)
             .map_err(|e| refused(&req.name, e))?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((h.feedback_day.unwrap_or(h.send_day), "the unit's feedback")),
@@ -966,7 +978,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         review_step(&row, ReviewStep::Use, &req.name)?;
         let accepted = row.review_day.unwrap_or(row.submit_day);
         let day = given.expect("checked");
-        if day > cppcc_kit::convert::today() || day < accepted {
+        if day > self.db.today() || day < accepted {
             return Err(ServiceError::invalid(
                 "instruction.date",
                 format!("must be from the day it was accepted ({accepted}) to today"),
@@ -1055,7 +1067,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let content = take_paragraphs(&mut errors, "content", &req.content, 1, CONTENT.1);
         errors.finish()?;
         let proposal = proposal.expect("checked");
-        let day = day_field("date", req.date.as_ref(), None)?;
+        let day = day_field(self.db.today(), "date", req.date.as_ref(), None)?;
         let actor = self
             .caller(
                 &request,

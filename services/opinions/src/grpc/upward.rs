@@ -342,6 +342,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             .decide(req.adopted)
             .map_err(|e| refused(&req.name, e))?;
         let day = day_field(
+            self.db.today(),
             "date",
             req.date.as_ref(),
             Some((r.forward_day, "the day it was forwarded")),

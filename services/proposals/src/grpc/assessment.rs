@@ -154,7 +154,7 @@ impl Api {
             .filter(|c| c.favourable)
             .map(|c| c.code.clone())
             .collect();
-        let facts = astore::facts(conn, committee, year, &favourable)
+        let facts = astore::facts(conn, committee, year, &favourable, self.db.today())
             .await
             .map_err(classify_db_error)?;
         let ids: Vec<Uuid> = facts.keys().copied().collect();
@@ -206,7 +206,8 @@ impl Api {
     ) -> Result<Response<pb::ListOverdueResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        let as_of = parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(today);
+        let as_of =
+            parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(|| self.db.today());
         let mut unit = if req.unit.is_empty() {
             None
         } else {

@@ -151,7 +151,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         let day = parse_date("follow_up.date", input.date.as_ref())?;
         errors.check(day.is_none(), "follow_up.date", "required");
         errors.check(
-            day.is_some_and(|d| d > today()),
+            day.is_some_and(|d| d > self.db.today()),
             "follow_up.date",
             "must not be in the future",
         );

@@ -266,7 +266,7 @@ impl Api {
                 settings.reassignment_days as u32,
                 settings.reassignment_working_days,
             );
-            if today() > last {
+            if self.db.today() > last {
                 return Err(blocked(
                     &p,
                     "REASSIGNMENT_WINDOW",
@@ -545,7 +545,7 @@ impl Api {
             "required when the unit talked with the proposers",
         );
         errors.check(
-            contact_date.is_some_and(|d| d > today()),
+            contact_date.is_some_and(|d| d > self.db.today()),
             "reply.contact_date",
             "must not be in the future",
         );
@@ -765,7 +765,7 @@ impl Api {
             }
         }
         let before = reply(&parent.committee, &r, &signs);
-        let on_time = p.row.reply_due.is_none_or(|due| today() <= due);
+        let on_time = p.row.reply_due.is_none_or(|due| self.db.today() <= due);
         hstore::move_reply(
             change.conn(),
             r.id,
@@ -1179,9 +1179,9 @@ impl Api {
                 .row
                 .replied_time
                 .map(|t| (t + time::Duration::hours(8)).date())
-                .unwrap_or_else(today);
+                .unwrap_or_else(|| self.db.today());
             let last = replied + time::Duration::days(settings.rating_days.into());
-            if today() <= last {
+            if self.db.today() <= last {
                 return Err(ServiceError::failed_precondition(
                     "RATING_OPEN",
                     &req.name,

@@ -171,7 +171,7 @@ impl Api {
         reason: &str,
     ) -> Result<Viewed, ServiceError> {
         let actor = change.actor().clone();
-        store::mark(change.conn(), before.row.id, &moved)
+        store::mark(change.conn(), before.row.id, &moved, self.db.today())
             .await
             .map_err(classify_db_error)?;
         self.stepped(change, before, step, moved.state, reason, &actor)
@@ -234,7 +234,13 @@ impl Api {
     }
 
     /// Credits (or withdraws the credit of) the signed proposers with `kind`.
-    fn credit(change: &mut Change, p: &Viewed, kind: common::DutyKind, withdraw: Option<&str>) {
+    fn credit(
+        &self,
+        change: &mut Change,
+        p: &Viewed,
+        kind: common::DutyKind,
+        withdraw: Option<&str>,
+    ) {
         let members: Vec<String> = p
             .proposers
             .iter()
@@ -252,7 +258,7 @@ impl Api {
                 &events::DutyPerformed {
                     members,
                     kind: kind as i32,
-                    date: Some(date(today())),
+                    date: Some(date(self.db.today())),
                     evidence: format!("提案《{}》", p.row.title),
                     source: name.clone(),
                 },
@@ -425,8 +431,6 @@ fn stamp(by: &str, role: i16, time: OffsetDateTime, reason: &str) -> common::Aud
         reason: reason.to_owned(),
     }
 }
-
-pub(crate) use cppcc_kit::convert::today;
 
 /// A proposal name in `field`, parsed.
 fn proposal_name(field: &str, name: &str) -> Result<ChildName, ServiceError> {

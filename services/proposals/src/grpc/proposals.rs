@@ -139,7 +139,7 @@ impl Api {
                 .await
                 .map_err(classify_db_error)?;
         }
-        let today = today();
+        let today = self.db.today();
         let after = self
             .moved(
                 change,
@@ -658,7 +658,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             let (settings, _) = office_store::settings(change.conn(), &id.committee)
                 .await
                 .map_err(classify_db_error)?;
-            let sign_by = today() + time::Duration::days(settings.cosign_days.into());
+            let sign_by = self.db.today() + time::Duration::days(settings.cosign_days.into());
             let unsigned = store::unsign_cosigners(change.conn(), row.id, sign_by)
                 .await
                 .map_err(classify_db_error)?;
@@ -730,7 +730,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         let (settings, _) = office_store::settings(change.conn(), &id.committee)
             .await
             .map_err(classify_db_error)?;
-        let sign_by = today() + time::Duration::days(settings.cosign_days.into());
+        let sign_by = self.db.today() + time::Duration::days(settings.cosign_days.into());
         for (i, m) in invited.iter().enumerate() {
             if before.lead() == Some(m.id) {
                 return Err(ServiceError::invalid(
@@ -811,7 +811,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             }));
         }
         if let Some(by) = mine.sign_by
-            && today() > by
+            && self.db.today() > by
             && !req.decline
         {
             return Err(blocked(
@@ -930,7 +930,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             .map_err(classify_db_error)?;
         let waiting: Vec<String> = proposers
             .iter()
-            .filter(|p| p.sign_time.is_none() && p.sign_by.is_some_and(|d| d >= today()))
+            .filter(|p| p.sign_time.is_none() && p.sign_by.is_some_and(|d| d >= self.db.today()))
             .map(|p| {
                 format!(
                     "{} (until {})",
@@ -987,7 +987,7 @@ impl pb::proposal_service_server::ProposalService for Api {
                 &reason,
             )
             .await?;
-        Self::credit(
+        self.credit(
             &mut change,
             &after,
             common::DutyKind::ProposalSubmitted,
@@ -1033,7 +1033,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             )
             .await?;
         if before.state == State::Submitted {
-            Self::credit(
+            self.credit(
                 &mut change,
                 &before,
                 common::DutyKind::ProposalSubmitted,
@@ -1077,7 +1077,7 @@ impl pb::proposal_service_server::ProposalService for Api {
                 &note,
             )
             .await?;
-        Self::credit(&mut change, &after, common::DutyKind::ProposalFiled, None);
+        self.credit(&mut change, &after, common::DutyKind::ProposalFiled, None);
         change.commit().await?;
         Ok(Response::new(pb::FileProposalResponse {
             proposal: Some(after.message),
@@ -1221,7 +1221,7 @@ impl pb::proposal_service_server::ProposalService for Api {
                 &note,
             )
             .await?;
-        Self::credit(&mut change, &after, common::DutyKind::ProposalFiled, None);
+        self.credit(&mut change, &after, common::DutyKind::ProposalFiled, None);
         if main.state == State::Assigned {
             let units: Vec<(Uuid, pb::UnitPart)> = main
                 .units

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{Conn, Result};
@@ -117,6 +117,7 @@ pub async fn facts(
     committee: &str,
     year: i16,
     favourable: &[String],
+    today: Date,
 ) -> Result<BTreeMap<Uuid, (Facts, i64)>> {
     let rows = sqlx::query!(
         r#"WITH year_proposals AS (
@@ -148,7 +149,7 @@ pub async fn facts(
            replies AS (
              SELECT unit_id,
                     -- A reply is due once submitted, or once its day passed unanswered.
-                    count(*) FILTER (WHERE state IS NOT NULL OR reply_due < (now() AT TIME ZONE 'Asia/Shanghai')::date) AS due,
+                    count(*) FILTER (WHERE state IS NOT NULL OR reply_due < $4) AS due,
                     count(*) FILTER (WHERE state IS NOT NULL) AS replies,
                     count(*) FILTER (WHERE on_time) AS on_time,
                     count(*) FILTER (WHERE contacted) AS contacted,
@@ -201,7 +202,8 @@ pub async fn facts(
            LEFT JOIN evaluations e ON e.unit_id = u.unit_id"#,
         committee,
         year,
-        favourable
+        favourable,
+        today
     )
     .fetch_all(&mut *conn)
     .await?;

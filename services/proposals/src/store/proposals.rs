@@ -132,7 +132,9 @@ pub struct Moved {
     pub convert: bool,
 }
 
-pub async fn mark(conn: &mut Conn, id: Uuid, m: &Moved) -> Result<()> {
+/// Marks a move taken `today` (the day, in China, a submission is
+/// compared with its session's close).
+pub async fn mark(conn: &mut Conn, id: Uuid, m: &Moved, today: Date) -> Result<()> {
     sqlx::query!(
         "UPDATE proposals.proposal SET
             state = $2,
@@ -145,7 +147,7 @@ pub async fn mark(conn: &mut Conn, id: Uuid, m: &Moved) -> Result<()> {
             result_category = coalesce($9, result_category),
             conversion_state = coalesce($10, conversion_state),
             submit_time = CASE WHEN $11 THEN now() ELSE submit_time END,
-            inter_session = CASE WHEN $11 THEN (SELECT (now() AT TIME ZONE 'Asia/Shanghai')::date > s.close_date
+            inter_session = CASE WHEN $11 THEN (SELECT $16::date > s.close_date
                                                 FROM proposals.session s WHERE s.id = session_id)
                                  ELSE inter_session END,
             file_time = CASE WHEN $12 THEN now() ELSE file_time END,
@@ -169,7 +171,8 @@ pub async fn mark(conn: &mut Conn, id: Uuid, m: &Moved) -> Result<()> {
         m.file,
         m.replied,
         m.close,
-        m.convert
+        m.convert,
+        today
     )
     .execute(conn)
     .await?;

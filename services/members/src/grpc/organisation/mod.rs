@@ -28,7 +28,7 @@ use pb::activity_group_service_server::ActivityGroupService;
 use pb::liaison_network_service_server::LiaisonNetworkService;
 use pb::studio_service_server::StudioService;
 
-use super::{READERS, Shared, SubName, committee_resource, in_order_of, today};
+use super::{READERS, Shared, SubName, committee_resource, in_order_of};
 use crate::domain::convener::{ConvenerState, NOMINATORS, Step, StepError};
 use crate::domain::member::phone;
 use crate::domain::text;

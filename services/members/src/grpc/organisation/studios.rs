@@ -89,7 +89,12 @@ fn activity(row: &store::ActivityRow) -> pb::StudioActivity {
 
 /// A studio's members and village liaisons hold no seat elsewhere; a
 /// township studio names a township, a sector studio a sector of its committee.
-fn studio_fields(s: &pb::Studio, committee: &str, kind: i16) -> Result<StudioFields, ServiceError> {
+fn studio_fields(
+    s: &pb::Studio,
+    committee: &str,
+    kind: i16,
+    today: Date,
+) -> Result<StudioFields, ServiceError> {
     let mut errors = Violations::default();
     let display_name = take_text(&mut errors, "studio.display_name", &s.display_name, 1, 40);
     let township = take_text(&mut errors, "studio.township", &s.township, 0, 40);
@@ -132,18 +137,18 @@ fn studio_fields(s: &pb::Studio, committee: &str, kind: i16) -> Result<StudioFie
         "must be between 0 (the committee's setting) and 31",
     );
     let established_on = match parse_date("studio.establish_date", s.establish_date.as_ref()) {
-        Ok(Some(d)) if crate::domain::member::plausible(d, today()) && d <= today() => d,
+        Ok(Some(d)) if crate::domain::member::plausible(d, today) && d <= today => d,
         Ok(Some(_)) => {
             errors.add(
                 "studio.establish_date",
                 "must be a day between 1949-09-21 and today",
             );
-            today()
+            today
         }
-        Ok(None) => today(),
+        Ok(None) => today,
         Err(e) => {
             absorb(&mut errors, e);
-            today()
+            today
         }
     };
     errors.finish()?;
@@ -423,7 +428,7 @@ impl StudioService for OrganisationApi {
             .as_ref()
             .ok_or_else(|| ServiceError::invalid("studio", "required"))?;
         let kind = i16::try_from(input.kind).unwrap_or_default();
-        let fields = studio_fields(input, &committee, kind)?;
+        let fields = studio_fields(input, &committee, kind, self.shared.db.today())?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "studios", id);
         let mut change = self.shared.db.change(&actor).await?;
@@ -589,6 +594,7 @@ impl StudioService for OrganisationApi {
             &merged,
             &name.committee,
             i16::try_from(before.kind).unwrap_or_default(),
+            self.shared.db.today(),
         )?;
         self.check_sector(&mut change, &name.committee, fields.sector_id)
             .await?;
@@ -1091,7 +1097,12 @@ impl StudioService for OrganisationApi {
             4000,
         );
         let day = match parse_date("activity.date", input.date.as_ref()) {
-            Ok(Some(d)) if crate::domain::member::plausible(d, today()) && d <= today() => Some(d),
+            Ok(Some(d))
+                if crate::domain::member::plausible(d, self.shared.db.today())
+                    && d <= self.shared.db.today() =>
+            {
+                Some(d)
+            }
             Ok(Some(_)) => {
                 errors.add(
                     "activity.date",
@@ -1289,7 +1300,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let (first, next) = month_bounds(req.year, req.month)?;
-        if first > today() {
+        if first > self.shared.db.today() {
             return Err(ServiceError::invalid(
                 "month",
                 format!(
