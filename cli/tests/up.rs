@@ -126,6 +126,11 @@ fn token(data_dir: &std::path::Path) -> String {
 }
 
 fn token_as(data_dir: &std::path::Path, role: &str) -> String {
+    token_with(data_dir, role, &[])
+}
+
+/// A token for `role` in 随县, with `more` arguments to `cppcc token`.
+fn token_with(data_dir: &std::path::Path, role: &str, more: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cppcc"))
         .args([
             "token",
@@ -136,9 +141,14 @@ fn token_as(data_dir: &std::path::Path, role: &str) -> String {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(more)
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
@@ -185,6 +195,7 @@ async fn up_with_the_demo_gives_the_seed_figures_and_keeps_them() {
     let opinions = opinion_figures(&first.opinions, &token(&data_dir)).await;
     annual_report(&first.gateway, &data_dir).await;
     conformance(&first, &data_dir).await;
+    every_method_and_role_agree(&first, &data_dir).await;
     stop(first).await;
 
     let second = up(&data_dir).await;
@@ -747,4 +758,148 @@ async fn consultation_figures(addr: &str, token: &str) -> cpb::GetConsultationSt
     assert_eq!(term.publications, 2 * demo::PUBLICATIONS_PER_YEAR as i32);
     assert_eq!(term.instructions, demo::CONSULTATION_INSTRUCTIONS as i32);
     stats
+}
+
+/// Every method × every role, through the gateway and straight at the
+/// service that owns it: both refuse exactly the roles the method's
+/// contract leaves out (PERMISSION_DENIED, POLICY_DENIED), in the same
+/// words, and let every other role through to the handler. The calls carry
+/// an empty message, which no method takes for a change.
+async fn every_method_and_role_agree(up: &Up, data_dir: &std::path::Path) {
+    use cppcc_kit::access::{self, Decision};
+    use cppcc_kit::auth::Role;
+    use futures::StreamExt as _;
+    use tonic_types::StatusExt as _;
+
+    let tokens: Vec<(Role, String)> = Role::ALL
+        .into_iter()
+        .map(|r| {
+            let whose: &[&str] = match r {
+                Role::Member => &[
+                    "--member",
+                    "committees/suixian/members/00000000-0000-7000-8000-000000000001",
+                ],
+                Role::HandlingUnit => &[
+                    "--unit",
+                    "committees/suixian/units/00000000-0000-7000-8000-000000000001",
+                ],
+                _ => &[],
+            };
+            (r, token_with(data_dir, r.as_str(), whose))
+        })
+        .collect();
+    let gateway = cppcc_kit::client::channel(&format!("http://{}", up.gateway)).unwrap();
+    let service = |name: &str| {
+        let addr = match name {
+            "members" => &up.members,
+            "proposals" => &up.proposals,
+            "consultations" => &up.consultations,
+            _ => &up.opinions,
+        };
+        cppcc_kit::client::channel(&format!("http://{addr}")).unwrap()
+    };
+    // (method, the service answering it, the channel, the role's token)
+    let mut calls = Vec::new();
+    for s in cppcc_gateway::descriptors::pool().services() {
+        let package = s.package_name();
+        let owners: &[&str] = match package {
+            "cppcc.members.v1" => &["members"],
+            "cppcc.proposals.v1" => &["proposals"],
+            "cppcc.consultations.v1" => &["consultations"],
+            "cppcc.opinions.v1" => &["opinions"],
+            // Every service serves its own audit log and event stream.
+            "cppcc.audit.v1" | "cppcc.events.v1" => {
+                &["members", "proposals", "consultations", "opinions"]
+            }
+            // The gateway's own.
+            "cppcc.reports.v1" => &["gateway"],
+            _ => continue,
+        };
+        for m in s.methods().filter(|m| !m.is_server_streaming()) {
+            let path = format!("/{}/{}", s.full_name(), m.name());
+            for owner in owners {
+                for (role, token) in &tokens {
+                    calls.push((path.clone(), *owner, "gateway", *role, token.clone()));
+                    if *owner != "gateway" {
+                        calls.push((path.clone(), *owner, *owner, *role, token.clone()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(calls.len() > 3500, "{} calls", calls.len());
+    let answers: Vec<tonic::Status> =
+        futures::stream::iter(calls.iter().map(|(path, owner, via, _, token)| {
+            let channel = if *via == "gateway" {
+                gateway.clone()
+            } else {
+                service(via)
+            };
+            empty_call(channel, path, token, owner)
+        }))
+        .buffered(32)
+        .collect()
+        .await;
+    let mut wrong = Vec::new();
+    for ((path, owner, via, role, _), status) in calls.iter().zip(&answers) {
+        let refused = status.code() == tonic::Code::PermissionDenied
+            && status
+                .get_details_error_info()
+                .is_some_and(|i| i.reason == "POLICY_DENIED");
+        let decided = access::decide(path, *role);
+        assert_ne!(decided, Decision::Unlisted, "{path} declares its callers");
+        let reached = !matches!(
+            status.code(),
+            tonic::Code::Unimplemented | tonic::Code::Unauthenticated | tonic::Code::Unavailable
+        );
+        if refused != (decided == Decision::Deny) || !reached {
+            wrong.push(format!(
+                "{path} ({owner}) as {role} via {via}: the contract says {decided:?}, the answer {:?} {}",
+                status.code(),
+                status.message()
+            ));
+        } else if refused {
+            let expected = access::refusal(path, *role);
+            assert_eq!(status.message(), expected.message(), "{path} via {via}");
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} answers differ from the contracts:\n{}",
+        wrong.len(),
+        calls.len(),
+        wrong.join("\n")
+    );
+    println!(
+        "access: {} calls ({} methods × {} roles, through the gateway and straight) agree with the contracts",
+        calls.len(),
+        access::methods().count(),
+        tokens.len()
+    );
+}
+
+/// Calls `path` with an empty message as the holder of `token`, naming the
+/// service that owns it for the gateway's shared packages.
+async fn empty_call(
+    channel: tonic::transport::Channel,
+    path: &str,
+    token: &str,
+    owner: &str,
+) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    if let Err(e) = grpc.ready().await {
+        return tonic::Status::unavailable(e.to_string());
+    }
+    let mut req = tonic::Request::new(());
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if owner != "gateway" {
+        req.metadata_mut()
+            .insert(cppcc_gateway::server::OWNER_HEADER, owner.parse().unwrap());
+    }
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    match grpc.unary(req, path.parse().unwrap(), codec).await {
+        Ok(_) => tonic::Status::ok(""),
+        Err(s) => s,
+    }
 }

@@ -11,7 +11,6 @@ use cppcc_kit::telemetry::TelemetryArgs;
 use secrecy::SecretString;
 
 use crate::limits::LimitArgs;
-use crate::policy::Policy;
 use crate::server::{self, Gateway};
 use crate::tls::{self, Tls};
 use crate::upstream::{Balanced, Refresh, Routes, Upstream};
@@ -50,10 +49,6 @@ pub struct Config {
     /// separate with `;`.
     #[arg(long = "route", env = "CPPCC_GATEWAY_ROUTES", value_delimiter = ';')]
     pub routes: Vec<String>,
-    /// The policy table (TOML, as gateway/policy.toml); the built-in one
-    /// when absent.
-    #[arg(long, env = "CPPCC_GATEWAY_POLICY")]
-    pub policy: Option<PathBuf>,
     /// Calls a second each caller may make, sustained.
     #[arg(long, env = "CPPCC_GATEWAY_RATE_LIMIT", default_value_t = 200.0)]
     pub rate_limit: f64,
@@ -209,7 +204,6 @@ impl Config {
         let gateway = Gateway::new(server::Config {
             verifier,
             tls,
-            policy: Policy::load(self.policy.as_deref())?,
             routes,
             refresh,
             limits: LimitArgs {

@@ -11,7 +11,6 @@ pub mod frames;
 pub mod json;
 pub mod limits;
 pub mod metrics;
-pub mod policy;
 pub mod server;
 pub mod tls;
 pub mod upstream;

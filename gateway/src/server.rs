@@ -1,7 +1,7 @@
 //! The gateway: its connections (the public port, TLS and client
 //! certificates, the admin port, the connection cap, the drain at shutdown)
 //! and its health; each call's path is in the modules below. Every call is
-//! admitted on its headers (token, policy, limits, route), its body read
+//! admitted on its headers (token, the contract's callers, limits, route), its body read
 //! only then, and sent to the next healthy endpoint of the service that
 //! owns it; gRPC-Web and JSON calls are turned into gRPC on the way in and
 //! back on the way out.
@@ -31,9 +31,9 @@ use crate::frames;
 use crate::json;
 use crate::limits::{LimitArgs, Limits};
 use crate::metrics::Metrics;
-use crate::policy::{Decision, Policy};
 use crate::tls::{CertCaller, Tls};
 use crate::upstream::{Refresh, Routes, Upstream};
+use cppcc_kit::access::Decision;
 
 mod admit;
 mod call;
@@ -49,7 +49,6 @@ use web::*;
 /// What the gateway needs to run.
 pub struct Config {
     pub verifier: TokenVerifier,
-    pub policy: Policy,
     pub routes: Arc<Routes>,
     pub refresh: Refresh,
     pub limits: LimitArgs,

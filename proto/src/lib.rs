@@ -72,3 +72,22 @@ pub mod reports {
 
 /// The encoded `FileDescriptorSet` of every cppcc proto and its imports.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cppcc_descriptor");
+
+/// Who may call each method, as each method's contract declares it (its
+/// `(cppcc.common.v1.access)` option): the one table the gateway and every
+/// service check a caller's role against.
+pub mod access {
+    use crate::common::v1::Role;
+
+    include!(concat!(env!("OUT_DIR"), "/cppcc_access.rs"));
+
+    /// The roles that may call `method` (`package.Service/Method`, with or
+    /// without a leading slash); `None` for a method no contract declares.
+    pub fn callers(method: &str) -> Option<&'static [Role]> {
+        let method = method.strip_prefix('/').unwrap_or(method);
+        METHODS
+            .binary_search_by(|(m, _)| (*m).cmp(method))
+            .ok()
+            .map(|i| METHODS[i].1)
+    }
+}

@@ -1,5 +1,5 @@
 //! Whether a call may go on, decided on its headers alone: the caller's
-//! token or certificate, the policy table, the caller's limits, and the
+//! token or certificate, the contracts' callers, the caller's limits, and the
 //! upstream that serves it (the shared packages by `cppcc-service`).
 
 use super::*;
@@ -65,7 +65,7 @@ pub(super) fn audit_denied(
 
 impl Shared {
     /// Lets a call through on its headers alone, or says why not: the
-    /// caller's token (health and reflection need none), the policy table,
+    /// caller's token (health and reflection need none), the contracts' callers,
     /// the caller's limits, and where the call goes. The headers come back
     /// ready to send on.
     pub(super) fn admit(
@@ -92,7 +92,7 @@ impl Shared {
         let actor = self.authenticate(&headers, path, conn)?;
         *caller = format!("{}@{}", actor.role, actor.committee().unwrap_or("*"));
         let method = &path[1..];
-        match self.config.policy.decide(method, actor.role) {
+        match cppcc_kit::access::decide(method, actor.role) {
             Decision::Allow => {}
             Decision::Unlisted
                 if descriptors::method(path).is_none() && !self.local_names.contains(&service) =>
@@ -108,25 +108,16 @@ impl Shared {
                     format!("no service `{service}` behind this gateway")
                 }));
             }
-            decision => {
-                let roles = self.config.policy.roles(method);
-                let message = if decision == Decision::Unlisted {
-                    format!("{method} is not in the gateway's policy, so no role may call it")
-                } else {
-                    format!(
-                        "the {} role may not call {method}; it takes one of: {}",
-                        actor.role,
-                        roles
-                            .iter()
-                            .map(|r| r.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                audit_denied(Some(&actor), conn.addr, path, "POLICY_DENIED", &message);
-                return Err(ServiceError::permission_denied(message)
-                    .with_reason("POLICY_DENIED")
-                    .to_status());
+            Decision::Deny | Decision::Unlisted => {
+                let refused = cppcc_kit::access::refusal(method, actor.role);
+                audit_denied(
+                    Some(&actor),
+                    conn.addr,
+                    path,
+                    "POLICY_DENIED",
+                    refused.message(),
+                );
+                return Err(refused.to_status());
             }
         }
         let target = if self.local_names.contains(&service) {

@@ -1,6 +1,6 @@
 //! The gateway over real sockets, in front of real members services on a
 //! real PostgreSQL: gRPC (tonic), gRPC-Web and JSON (curl, a client none of
-//! us wrote), the policy table, the caller's limits, deadlines, refusals,
+//! us wrote), the contracts' callers, the caller's limits, deadlines, refusals,
 //! and load balancing over two members-service processes.
 
 mod balance;

@@ -1,20 +1,19 @@
-//! Every method × every role against the policy table: what the table
-//! refuses the gateway refuses (PERMISSION_DENIED, POLICY_DENIED) before any
-//! service sees it; what it allows goes through to the service.
+//! Every method × every role against the contracts' declared callers: what
+//! they refuse the gateway refuses (PERMISSION_DENIED, POLICY_DENIED) before
+//! any service sees it; what they allow goes through to the service.
 
 use cppcc_gateway::descriptors;
-use cppcc_gateway::policy::{Decision, Policy};
+use cppcc_kit::access::{self, Decision};
 use cppcc_kit::auth::Role;
 use tonic::Code;
 
 use super::*;
 
 #[tokio::test]
-async fn every_method_and_role_is_decided_by_the_policy_table() {
+async fn every_method_and_role_is_decided_by_the_contracts() {
     let db = cppcc_tests::database().await;
     let members = members(&db).await;
     let gateway = Gateway::start(&routes(members.addr(), closed_port().await), |_| {}).await;
-    let policy = Policy::builtin();
     let tokens: Vec<(Role, String)> = Role::ALL.into_iter().map(|r| (r, token(r))).collect();
     let mut calls = Vec::new();
     for service in descriptors::pool().services() {
@@ -46,8 +45,8 @@ async fn every_method_and_role_is_decided_by_the_policy_table() {
     for ((name, role, _), status) in calls.iter().zip(answers) {
         let denied_here =
             status.code() == Code::PermissionDenied && reason(&status) == "POLICY_DENIED";
-        let expected = policy.decide(name, *role);
-        assert_ne!(expected, Decision::Unlisted, "{name} is in the table");
+        let expected = access::decide(name, *role);
+        assert_ne!(expected, Decision::Unlisted, "{name} declares its callers");
         if denied_here != (expected == Decision::Deny) {
             wrong.push(format!(
                 "{name} as {role}: table {expected:?}, answer {status:?}"

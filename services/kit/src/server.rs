@@ -25,6 +25,7 @@ use tonic::service::Routes;
 use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
 use tonic_health::ServingStatus;
 
+use crate::access::Decision;
 use crate::audit::{self, AuditApi};
 use crate::auth::TokenVerifier;
 use crate::db::Database;
@@ -563,6 +564,26 @@ where
                 }
                 Ok(e.to_status().into_http())
             }),
+            Ok(actor) if crate::access::decide(&path, actor.role) == Decision::Deny => {
+                // The contract's callers, checked before the handler: the
+                // same table, and the same words, as the gateway's.
+                let refused = crate::access::refusal(&path, actor.role);
+                Box::pin(async move {
+                    if let Err(e) = db
+                        .audit_denied(
+                            Some(&actor),
+                            None,
+                            &actor.peer_text(),
+                            &path,
+                            refused.message(),
+                        )
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not audit a refused call");
+                    }
+                    Ok(refused.to_status().into_http())
+                })
+            }
             Ok(mut actor) => {
                 actor.method = Arc::from(path.as_str());
                 req.extensions_mut().insert(actor.clone());
