@@ -347,15 +347,7 @@ impl pb::activity_service_server::ActivityService for Api {
             )
             .into());
         }
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let members = self
             .members
             .in_office(&committee, "participants", &req.participants)
@@ -469,8 +461,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::GetActivityResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "activities")?;
-        self.caller(&request, READERS, "read activities", &id.committee, &name)
-            .await?;
+        self.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         Ok(Response::new(pb::GetActivityResponse {
             activity: Some(self.one(&mut conn, &name, &id).await?.message),
@@ -500,14 +491,7 @@ impl pb::activity_service_server::ActivityService for Api {
             "must be a year from 1949",
         );
         errors.finish()?;
-        self.caller(
-            &request,
-            READERS,
-            "read activities",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.parent).await?;
         let token = format!("a{}.{}", req.year, req.kind);
         let after = if req.page_token.is_empty() {
             None
@@ -569,15 +553,7 @@ impl pb::activity_service_server::ActivityService for Api {
         if req.members.is_empty() || req.members.len() > 1000 {
             return Err(ServiceError::invalid("members", "give 1 to 1000 members").into());
         }
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let members = self
             .members
             .in_office(&id.committee, "members", &req.members)
@@ -633,15 +609,7 @@ impl pb::activity_service_server::ActivityService for Api {
             }
         }
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         steps::open(before.row.step as u8)
@@ -701,15 +669,7 @@ impl pb::activity_service_server::ActivityService for Api {
             .collect();
         let note = take_line(&mut errors, "note", &req.note, 0, 500);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                steps::RECORDERS,
-                "record activities",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         etag::check(&req.etag, before.row.revision, &req.name)?;
@@ -832,15 +792,7 @@ impl pb::activity_service_server::ActivityService for Api {
             cppcc_kit::text::take_paragraphs(&mut errors, "opinion.text", &input.text, 2, 2000);
         let source = take_line(&mut errors, "opinion.source", &input.source, 0, 60);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &id.committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
@@ -891,8 +843,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::ListOpinionsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = ChildName::parse_field("parent", &parent, "activities")?;
-        self.caller(&request, READERS, "read activities", &id.committee, &parent)
-            .await?;
+        self.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.one(&mut conn, &parent, &id).await?;
         let rows = store::opinions(&mut conn, id.id, None)
@@ -923,15 +874,7 @@ impl pb::activity_service_server::ActivityService for Api {
         );
         let owner = take_line(&mut errors, "problem.owner", &input.owner, 0, 60);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &id.committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
@@ -990,15 +933,7 @@ impl pb::activity_service_server::ActivityService for Api {
         let resolution = line(&req.resolution, usize::from(solved) * 2, 1000)
             .map_err(|e| ServiceError::invalid("resolution", e))?;
         let activity = ChildName::format(&parent.committee, "activities", parent.id);
-        let actor = self
-            .caller(
-                &request,
-                RECORDERS,
-                "record activities",
-                &parent.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &parent.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &activity, &parent).await?;
         steps::open(before.row.step as u8)
@@ -1059,8 +994,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::ListProblemsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = ChildName::parse_field("parent", &parent, "activities")?;
-        self.caller(&request, READERS, "read activities", &id.committee, &parent)
-            .await?;
+        self.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.one(&mut conn, &parent, &id).await?;
         let rows = store::problems(&mut conn, id.id, None)
@@ -1077,14 +1011,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::GetConsultationSettingsResponse>, Status> {
         let name = request.get_ref().name.clone();
         let committee = settings_committee("name", &name)?;
-        self.caller(
-            &request,
-            READERS,
-            "read consultation settings",
-            &committee,
-            &name,
-        )
-        .await?;
+        self.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let (result_days, report_days) = crate::store::deadlines(&mut conn, &committee)
             .await
@@ -1116,15 +1043,7 @@ impl pb::activity_service_server::ActivityService for Api {
             );
         }
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                &[cppcc_kit::auth::Role::Admin],
-                "change consultation settings",
-                &committee,
-                &input.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (old_result, old_report) = crate::store::deadlines(change.conn(), &committee)
             .await
@@ -1162,14 +1081,7 @@ impl pb::activity_service_server::ActivityService for Api {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let as_of =
             parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(|| self.db.today());
-        self.caller(
-            &request,
-            READERS,
-            "read activities",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::overdue(&mut conn, &committee, as_of)
             .await

@@ -10,27 +10,11 @@ use tonic::Request;
 use uuid::Uuid;
 
 use cppcc_kit::ServiceError;
-use cppcc_kit::auth::{Actor, Role};
+use cppcc_kit::auth::Actor;
 use cppcc_kit::convert::timestamp;
 use cppcc_kit::db::Database;
 use cppcc_kit::members::Members;
 use cppcc_proto::common::v1 as common;
-
-/// Everyone who may read: every role but the security admin and handling
-/// units (which see only the proposals assigned to them).
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::Staff,
-    Role::Member,
-    Role::Leader,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
-/// Who records consultations: the office and its staff.
-const RECORDERS: &[Role] = &[Role::Admin, Role::Staff];
 
 /// The four services on one API.
 #[derive(Clone, Debug)]
@@ -44,19 +28,15 @@ impl Api {
         Api { db, members }
     }
 
-    /// The caller, checked for its role and committee (see
+    /// The caller, checked for its committee (see
     /// `Database::caller`).
     async fn caller<T>(
         &self,
         request: &Request<T>,
-        roles: &[Role],
-        action: &str,
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
-        self.db
-            .caller(request, roles, action, committee, resource)
-            .await
+        self.db.caller(request, committee, resource).await
     }
 }
 

@@ -15,7 +15,7 @@ use cppcc_kit::page::{ListQuery, ListRequest, ListSpec};
 use cppcc_kit::{ServiceError, Violations, etag};
 use cppcc_proto::members::v1 as pb;
 
-use super::{KEEPERS, READERS, Shared};
+use super::Shared;
 use crate::domain::text;
 use crate::store::catalogue::{self as store, Catalogue, EntryFields, EntryRow};
 use crate::store::committees as committee_store;
@@ -277,15 +277,7 @@ pub(super) async fn create<K: Kind, T>(
     fingerprint: impl FnOnce(&cppcc_kit::auth::Actor) -> Vec<u8>,
 ) -> Result<K::Resource, ServiceError> {
     let committee = parse_committee("parent", parent)?.to_owned();
-    let actor = shared
-        .caller(
-            request,
-            KEEPERS,
-            &format!("create a {}", K::NOUN),
-            &committee,
-            parent,
-        )
-        .await?;
+    let actor = shared.caller(request, &committee, parent).await?;
     let input = input.ok_or_else(|| ServiceError::invalid(K::FIELD, "required"))?;
     let entry = fields::<K>(input)?;
     let id = Uuid::now_v7();
@@ -334,15 +326,7 @@ pub(super) async fn get<K: Kind, T>(
     name: &str,
 ) -> Result<K::Resource, ServiceError> {
     let parsed = ChildName::parse_field("name", name, K::COLLECTION)?;
-    shared
-        .caller(
-            request,
-            READERS,
-            &format!("read a {}", K::NOUN),
-            &parsed.committee,
-            name,
-        )
-        .await?;
+    shared.caller(request, &parsed.committee, name).await?;
     let mut conn = shared.db.acquire().await?;
     read::<K>(&mut conn, &parsed.committee, parsed.id)
         .await?
@@ -358,15 +342,7 @@ pub(super) async fn list<K: Kind, T>(
     show_deleted: bool,
 ) -> Result<(Vec<K::Resource>, String), ServiceError> {
     let committee = parse_committee("parent", parent)?.to_owned();
-    shared
-        .caller(
-            request,
-            READERS,
-            &format!("list {}s", K::NOUN),
-            &committee,
-            parent,
-        )
-        .await?;
+    shared.caller(request, &committee, parent).await?;
     let query = ListQuery::new(
         K::LIST,
         page,
@@ -399,15 +375,7 @@ pub(super) async fn update<K: Kind, T>(
     let p = K::parts(input);
     let resource = p.name.to_owned();
     let parsed = ChildName::parse_field(&format!("{}.name", K::FIELD), &resource, K::COLLECTION)?;
-    let actor = shared
-        .caller(
-            request,
-            KEEPERS,
-            &format!("update a {}", K::NOUN),
-            &parsed.committee,
-            &resource,
-        )
-        .await?;
+    let actor = shared.caller(request, &parsed.committee, &resource).await?;
     let fields_named = fieldmask::resolve(mask, &K::MASK, |f| match f {
         "display_name" => !p.display_name.is_empty(),
         "kind" => p.kind != 0,
@@ -460,15 +428,7 @@ pub(super) async fn delete<K: Kind, T>(
     given_etag: &str,
 ) -> Result<K::Resource, ServiceError> {
     let parsed = ChildName::parse_field("name", name, K::COLLECTION)?;
-    let actor = shared
-        .caller(
-            request,
-            KEEPERS,
-            &format!("delete a {}", K::NOUN),
-            &parsed.committee,
-            name,
-        )
-        .await?;
+    let actor = shared.caller(request, &parsed.committee, name).await?;
     let mut change = shared.db.change(&actor).await?;
     let revision = store::lock(change.conn(), K::CATALOGUE, &parsed.committee, parsed.id)
         .await

@@ -2,7 +2,6 @@
 
 use tonic::{Request, Response, Status};
 
-use cppcc_kit::auth::Role;
 use cppcc_kit::change::{Claim, fingerprint};
 use cppcc_kit::convert::{date, parse_date, timestamp};
 use cppcc_kit::error::{classify_db_error, constraint_violated};
@@ -15,7 +14,7 @@ use cppcc_proto::common::v1 as common;
 use cppcc_proto::members::v1 as pb;
 use pb::committee_service_server::CommitteeService;
 
-use super::{KEEPERS, READERS, Shared, committee_resource};
+use super::{Shared, committee_resource};
 use crate::domain::settings::{FIELDS as SETTINGS_FIELDS, Settings};
 use crate::domain::text;
 use crate::store::committees::{
@@ -172,7 +171,6 @@ impl CommitteeService for CommitteeApi {
         request: Request<pb::CreateCommitteeRequest>,
     ) -> Result<Response<pb::CreateCommitteeResponse>, Status> {
         let actor = cppcc_kit::auth::actor(&request)?;
-        actor.require(&[Role::Admin, Role::Service], "create committees")?;
         let req = request.get_ref();
         let mut errors = Violations::default();
         errors.check(
@@ -281,7 +279,6 @@ impl CommitteeService for CommitteeApi {
     ) -> Result<Response<pb::GetCommitteeResponse>, Status> {
         let id = parse_committee("name", &request.get_ref().name)?.to_owned();
         let actor = cppcc_kit::auth::actor(&request)?;
-        actor.require(READERS, "read committees")?;
         let name = committee_resource(&id);
         let mut conn = self.shared.db.acquire().await?;
         // Visible: the caller's committee and those below it.
@@ -306,7 +303,6 @@ impl CommitteeService for CommitteeApi {
         request: Request<pb::ListCommitteesRequest>,
     ) -> Result<Response<pb::ListCommitteesResponse>, Status> {
         let actor = cppcc_kit::auth::actor(&request)?;
-        actor.require(READERS, "list committees")?;
         let req = request.get_ref();
         let root = actor.committee();
         let query = ListQuery::new(
@@ -345,10 +341,7 @@ impl CommitteeService for CommitteeApi {
         };
         let id = parse_committee("committee.name", &input.name)?.to_owned();
         let name = committee_resource(&id);
-        let actor = self
-            .shared
-            .caller(&request, KEEPERS, "update committees", &id, &name)
-            .await?;
+        let actor = self.shared.caller(&request, &id, &name).await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &COMMITTEE_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
             "parent" => !input.parent.is_empty(),
@@ -415,9 +408,7 @@ impl CommitteeService for CommitteeApi {
     ) -> Result<Response<pb::GetCommitteeSettingsResponse>, Status> {
         let id = settings_committee("name", &request.get_ref().name)?;
         let name = request.get_ref().name.clone();
-        self.shared
-            .caller(&request, READERS, "read committee settings", &id, &name)
-            .await?;
+        self.shared.caller(&request, &id, &name).await?;
         let mut conn = self.shared.db.acquire().await?;
         let row = store::settings(&mut conn, &id)
             .await
@@ -438,10 +429,7 @@ impl CommitteeService for CommitteeApi {
         };
         let id = settings_committee("settings.name", &input.name)?;
         let name = input.name.clone();
-        let actor = self
-            .shared
-            .caller(&request, KEEPERS, "change committee settings", &id, &name)
-            .await?;
+        let actor = self.shared.caller(&request, &id, &name).await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &SETTINGS_MASK, |f| {
             Settings::is_set(input, f)
         })?;

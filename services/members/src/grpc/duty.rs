@@ -26,26 +26,6 @@ use crate::intake::IntakeStatus;
 use crate::store::duty::{self as store, NewRecord, NotInOffice, RecordRow, TenureRow};
 use crate::store::members as member_store;
 
-/// Who records entries and reverses them: the office and its staff.
-const RECORDERS: &[Role] = &[Role::Admin, Role::Staff];
-
-/// Who may read duty records, evaluations and five ones: everyone but
-/// handling units and the security admin; a member only its own.
-pub(crate) const DUTY_READERS: &[Role] = &[
-    Role::Admin,
-    Role::Staff,
-    Role::Leader,
-    Role::Member,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
-
-/// Who may see the intake's state: the office and the auditor.
-const INTAKE_READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Auditor];
-
 /// The duty record service.
 #[derive(Clone, Debug)]
 pub struct DutyRecordApi {
@@ -300,13 +280,7 @@ impl DutyRecordService for DutyRecordApi {
         let member = ChildName::parse_field("parent", &req.parent, "members")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                RECORDERS,
-                "record duty entries",
-                &member.committee,
-                &req.parent,
-            )
+            .caller(&request, &member.committee, &req.parent)
             .await?;
         let mut errors = Violations::default();
         let entry = Entry::check(
@@ -379,13 +353,7 @@ impl DutyRecordService for DutyRecordApi {
         }
         let actor = self
             .shared
-            .caller(
-                &request,
-                RECORDERS,
-                "record duty entries",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut errors = Violations::default();
         errors.check(
@@ -500,13 +468,7 @@ impl DutyRecordService for DutyRecordApi {
         let name = SubName::parse_field("name", &req.name, "members", "dutyRecords")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                DUTY_READERS,
-                "read duty records",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let member = ChildName::format(&name.committee, "members", name.parent);
         self.shared
@@ -530,13 +492,7 @@ impl DutyRecordService for DutyRecordApi {
         let (committee, member) = list_parent(&req.parent)?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                DUTY_READERS,
-                "read duty records",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         match member {
             Some(_) => {
@@ -607,13 +563,7 @@ impl DutyRecordService for DutyRecordApi {
         let reason = text(&req.reason, 1, 500).map_err(|e| ServiceError::invalid("reason", e))?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                RECORDERS,
-                "reverse duty entries",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         if !store::lock(change.conn(), &name.committee, name.parent, name.id)
@@ -716,13 +666,7 @@ impl DutyRecordService for DutyRecordApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(
-                &request,
-                INTAKE_READERS,
-                "see the duty-record intake",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let cursors = store::cursors(&mut conn).await.map_err(classify_db_error)?;

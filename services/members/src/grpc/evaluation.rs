@@ -10,7 +10,6 @@ use time::{Date, Month, OffsetDateTime};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use cppcc_kit::auth::Role;
 use cppcc_kit::convert::timestamp;
 use cppcc_kit::error::classify_db_error;
 use cppcc_kit::json::to_json;
@@ -20,27 +19,12 @@ use cppcc_kit::{ServiceError, etag};
 use cppcc_proto::members::v1 as pb;
 use pb::evaluation_service_server::EvaluationService;
 
-use super::duty::{DUTY_READERS, record_name};
-use super::{READERS, Shared, committee_resource};
+use super::duty::record_name;
+use super::{Shared, committee_resource};
 use crate::domain::evaluation::{Entries, Rules, Score, five_ones, ranks};
 use crate::store::committees as committee_store;
 use crate::store::duty::{self as duty_store};
 use crate::store::evaluation::{self as store, EvaluatedRow};
-
-/// Who sets the rules: the committee office.
-const RULE_SETTERS: &[Role] = &[Role::Admin];
-/// Who may see every member's evaluation and five ones: duty-record
-/// readers but members, who see their own.
-const RANKING_READERS: &[Role] = &[
-    Role::Admin,
-    Role::Staff,
-    Role::Leader,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
 
 /// The evaluation service.
 #[derive(Clone, Debug)]
@@ -458,13 +442,7 @@ impl EvaluationService for EvaluationApi {
         let (committee_id, year) = parse_rules_name("rules.name", &input.name)?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                RULE_SETTERS,
-                "set evaluation rules",
-                &committee_id,
-                &input.name,
-            )
+            .caller(&request, &committee_id, &input.name)
             .await?;
         let rules = Rules::from_proto(input)?;
         let stored = serde_json::to_value(&rules).map_err(ServiceError::internal)?;
@@ -513,13 +491,7 @@ impl EvaluationService for EvaluationApi {
         let req = request.get_ref();
         let (committee_id, year) = parse_rules_name("name", &req.name)?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read evaluation rules",
-                &committee_id,
-                &req.name,
-            )
+            .caller(&request, &committee_id, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         committee(&mut conn, &committee_id).await?;
@@ -538,13 +510,7 @@ impl EvaluationService for EvaluationApi {
         let year = past_year("year", req.year, self.shared.db.today())?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                DUTY_READERS,
-                "read evaluations",
-                &member.committee,
-                &req.member,
-            )
+            .caller(&request, &member.committee, &req.member)
             .await?;
         self.shared
             .check_own(&actor, &member.committee, &req.member, &req.member)
@@ -622,13 +588,7 @@ impl EvaluationService for EvaluationApi {
             }
         };
         self.shared
-            .caller(
-                &request,
-                RANKING_READERS,
-                "list every member's evaluation",
-                &committee_id,
-                &req.parent,
-            )
+            .caller(&request, &committee_id, &req.parent)
             .await?;
         let scope = [
             req.parent.as_str(),
@@ -682,13 +642,7 @@ impl EvaluationService for EvaluationApi {
         let year = past_year("year", req.year, self.shared.db.today())?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                DUTY_READERS,
-                "read the five ones",
-                &member.committee,
-                &req.member,
-            )
+            .caller(&request, &member.committee, &req.member)
             .await?;
         self.shared
             .check_own(&actor, &member.committee, &req.member, &req.member)
@@ -721,13 +675,7 @@ impl EvaluationService for EvaluationApi {
         let committee_id = parse_committee("parent", &req.parent)?.to_owned();
         let year = past_year("year", req.year, self.shared.db.today())?;
         self.shared
-            .caller(
-                &request,
-                RANKING_READERS,
-                "list every member's five ones",
-                &committee_id,
-                &req.parent,
-            )
+            .caller(&request, &committee_id, &req.parent)
             .await?;
         let scope = [
             req.parent.as_str(),
@@ -768,13 +716,7 @@ impl EvaluationService for EvaluationApi {
         let committee_id = parse_committee("committee", &req.committee)?.to_owned();
         let year = past_year("year", req.year, self.shared.db.today())?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read member statistics",
-                &committee_id,
-                &req.committee,
-            )
+            .caller(&request, &committee_id, &req.committee)
             .await?;
         let mut tx = snapshot_tx(&self.shared).await?;
         let conn = &mut *tx;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use cppcc_kit::auth::{Actor, Role};
+use cppcc_kit::auth::Actor;
 use cppcc_kit::change::{Change, Claim, fingerprint};
 use cppcc_kit::convert::{date, parse_date, timestamp};
 use cppcc_kit::error::{classify_db_error, constraint_violated};
@@ -21,7 +21,7 @@ use cppcc_proto::members::v1 as pb;
 use pb::member_service_server::MemberService;
 
 use super::catalogue::{self, Sectors, SpecialCommittees};
-use super::{ID_NUMBER_INDEX, KEEPERS, READERS, Shared, context, iso_date, masked, seat};
+use super::{ID_NUMBER_INDEX, Shared, context, iso_date, masked, seat};
 use crate::domain::member::{self as rules, MemberFields};
 use crate::domain::{MemberStatus, text};
 use crate::store::catalogue::{self as catalogue_store, CHAIR_KEY, Catalogue};
@@ -39,10 +39,6 @@ impl MemberApi {
         MemberApi { shared }
     }
 }
-
-/// Who may read the reasons and actors of status changes (撤销 grounds
-/// among them): the office and its staff, auditors, other services.
-const HISTORY_READERS: &[Role] = &[Role::Admin, Role::Staff, Role::Auditor, Role::Service];
 
 const MEMBER_MASK: MaskSpec = MaskSpec {
     updatable: &rules::UPDATABLE,
@@ -491,13 +487,7 @@ impl MemberService for MemberApi {
         let (sc, member) = (sc?, member?);
         let actor = self
             .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "seat members on special committees",
-                &sc.committee,
-                &req.special_committee,
-            )
+            .caller(&request, &sc.committee, &req.special_committee)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         catalogue_store::lock(
@@ -577,13 +567,7 @@ impl MemberService for MemberApi {
         let member = ChildName::parse_field("member", &req.member, "members")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "remove members from special committees",
-                &sc.committee,
-                &req.special_committee,
-            )
+            .caller(&request, &sc.committee, &req.special_committee)
             .await?;
         let resource = format!("{}/members/{}", req.special_committee, member.id);
         if member.committee != sc.committee {
@@ -642,13 +626,7 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let sc = ChildName::parse_field("parent", &req.parent, "specialCommittees")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list special committee members",
-                &sc.committee,
-                &req.parent,
-            )
+            .caller(&request, &sc.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &SEATS,
@@ -691,7 +669,7 @@ impl MemberService for MemberApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(&request, KEEPERS, "create members", &committee, &req.parent)
+            .caller(&request, &committee, &req.parent)
             .await?;
         let Some(input) = req.member.as_ref() else {
             return Err(ServiceError::invalid("member", "required").into());
@@ -755,13 +733,7 @@ impl MemberService for MemberApi {
         let name = ChildName::parse_field("name", &req.name, "members")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                READERS,
-                "read members",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let full = view(req.view, true)?;
         let mut conn = self.shared.db.acquire().await?;
@@ -804,7 +776,7 @@ impl MemberService for MemberApi {
         errors.finish()?;
         let actor = self
             .shared
-            .caller(&request, READERS, "read members", &committee, &req.parent)
+            .caller(&request, &committee, &req.parent)
             .await?;
         let full = view(req.view, true)?;
         let mut conn = self.shared.db.acquire().await?;
@@ -834,7 +806,7 @@ impl MemberService for MemberApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(&request, READERS, "list members", &committee, &req.parent)
+            .caller(&request, &committee, &req.parent)
             .await?;
         let full = view(req.view, false)?;
         let spec = match pb::NameCollation::try_from(req.collation) {
@@ -897,13 +869,7 @@ impl MemberService for MemberApi {
         let name = ChildName::parse_field("member.name", &input.name, "members")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "update members",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &MEMBER_MASK, |f| {
             rules::is_set(input, f)
@@ -990,13 +956,7 @@ impl MemberService for MemberApi {
         let effective = effective.unwrap_or(self.shared.db.today());
         let actor = self
             .shared
-            .caller(
-                &request,
-                KEEPERS,
-                "change a member's status",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         // Leaving for good also leaves every special committee: lock those
@@ -1072,13 +1032,7 @@ impl MemberService for MemberApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("parent", &req.parent, "members")?;
         self.shared
-            .caller(
-                &request,
-                HISTORY_READERS,
-                "read members' status history",
-                &name.committee,
-                &req.parent,
-            )
+            .caller(&request, &name.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &STATUS_CHANGES,

@@ -34,24 +34,6 @@ pub use evaluation::EvaluationApi;
 pub use members::MemberApi;
 pub use organisation::OrganisationApi;
 
-/// Everyone who may read the registry: every role but the security admin,
-/// who manages roles and keys and sees no business records.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::Staff,
-    Role::Member,
-    Role::HandlingUnit,
-    Role::Leader,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
-
-/// Who keeps the registry: the committee office.
-const KEEPERS: &[Role] = &[Role::Admin];
-
 /// What both APIs share.
 #[derive(Clone, Debug)]
 pub struct Shared {
@@ -96,17 +78,15 @@ impl Shared {
         Err(ServiceError::not_found(resource))
     }
 
-    /// Reads the caller and checks its role and committee.
+    /// Reads the caller and checks its committee (its role was checked
+    /// against the method's contract before the handler ran).
     async fn caller<T>(
         &self,
         request: &tonic::Request<T>,
-        roles: &[Role],
-        action: &str,
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
         let actor = cppcc_kit::auth::actor(request)?;
-        actor.require(roles, action)?;
         self.check_committee(&actor, committee, resource).await?;
         Ok(actor)
     }

@@ -29,23 +29,6 @@ use crate::delivery::Remotes;
 use crate::domain::{self, Forward, Handling, Review};
 use crate::store::{self, Conn, reports::ReportRow};
 
-/// Everyone who may read reports: every role but the security admin. A
-/// member sees only its own reports, a handling unit only those sent to it.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::Staff,
-    Role::Member,
-    Role::HandlingUnit,
-    Role::Leader,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
-/// Who records reports: the office, the information centre and staff (for
-/// informants and themselves), and members (their own).
-const SUBMITTERS: &[Role] = &[Role::Admin, Role::InfoCentre, Role::Staff, Role::Member];
 /// Who reviews, publishes, forwards and sends for handling: the
 /// information centre and the office.
 const CENTRE: &[Role] = &[Role::Admin, Role::InfoCentre];
@@ -71,14 +54,10 @@ impl Api {
     async fn caller<T>(
         &self,
         request: &Request<T>,
-        roles: &[Role],
-        action: &str,
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
-        self.db
-            .caller(request, roles, action, committee, resource)
-            .await
+        self.db.caller(request, committee, resource).await
     }
 }
 

@@ -54,14 +54,12 @@ impl Api {
     async fn open<T>(
         &self,
         request: &Request<T>,
-        roles: &[Role],
-        action: &str,
+        _roles: &[Role],
+        _action: &str,
         name: &str,
     ) -> Result<(Change, ReportRow, pb::OpinionReport), ServiceError> {
         let id = ChildName::parse_field("name", name, "opinionReports")?;
-        let actor = self
-            .caller(request, roles, action, &id.committee, name)
-            .await?;
+        let actor = self.caller(request, &id.committee, name).await?;
         let mut change = self.db.change(&actor).await?;
         let (row, before) = self.locked(&mut change, name).await?;
         Ok((change, row, before))
@@ -334,15 +332,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             input.submit_date.as_ref(),
             None,
         )?;
-        let actor = self
-            .caller(
-                &request,
-                SUBMITTERS,
-                "record opinion reports",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let who = self.contributor(&committee, &actor, input, station).await?;
         let row = new_row(
             &committee,
@@ -379,15 +369,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
     ) -> Result<Response<pb::GetOpinionReportResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "opinionReports")?;
-        let actor = self
-            .caller(
-                &request,
-                READERS,
-                "read opinion reports",
-                &id.committee,
-                &name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let ids = [id.id];
         let filter = visible(
@@ -427,15 +409,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
                 .into());
             }
         };
-        let actor = self
-            .caller(
-                &request,
-                READERS,
-                "read opinion reports",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let filter = visible(
             &actor,
@@ -579,15 +553,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let req = request.get_ref();
         let id = ChildName::parse_field("name", &req.name, "opinionReports")?;
         let target = parse_committee("target", &req.target)?.to_owned();
-        let actor = self
-            .caller(
-                &request,
-                CENTRE,
-                "forward opinion reports",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let parent = self.members.parent(&id.committee).await?;
         let Some(parent) = parent else {
             return Err(ServiceError::failed_precondition(
@@ -818,15 +784,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let mut errors = Violations::default();
         let feedback = take_paragraphs(&mut errors, "feedback", &req.feedback, 2, 5000);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                &[Role::HandlingUnit, Role::Admin, Role::InfoCentre],
-                "record handling feedback",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let unit_name = if actor.role == Role::HandlingUnit {
             let own = actor.unit.clone().unwrap_or_default();
             if !req.unit.is_empty() && req.unit != own {
@@ -1020,15 +978,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         errors.finish()?;
         // The deciding committee's own call: its service, or its system
         // in the upper committee role.
-        let actor = self
-            .caller(
-                &request,
-                &[Role::Service, Role::UpperCommittee],
-                "record the parent's decision",
-                &decided_by,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &decided_by, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let f = super::upward::decide_forward(
             &mut change,
@@ -1068,15 +1018,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         errors.finish()?;
         let proposal = proposal.expect("checked");
         let day = day_field(self.db.today(), "date", req.date.as_ref(), None)?;
-        let actor = self
-            .caller(
-                &request,
-                &[Role::Service, Role::Admin, Role::ProposalOffice],
-                "turn proposals into opinion reports",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let existing = {
             let mut conn = self.db.acquire().await?;
             let rows = store::reports::list(
@@ -1134,14 +1076,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let req = request.get_ref();
         let committee = parse_committee("committee", &req.committee)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(
-            &request,
-            READERS,
-            "read opinion statistics",
-            &committee,
-            &req.committee,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.committee).await?;
         let term_start = self.members.term_start(&committee).await?;
         let first = time::Date::from_calendar_date(year.into(), time::Month::January, 1)
             .map_err(ServiceError::internal)?;

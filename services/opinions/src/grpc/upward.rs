@@ -226,15 +226,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             })?
             .to_owned();
         // The forwarding committee's own service delivers.
-        let actor = self
-            .caller(
-                &request,
-                &[Role::Service],
-                "deliver forwarded reports",
-                &source,
-                &input.forward,
-            )
-            .await?;
+        let actor = self.caller(&request, &source, &input.forward).await?;
         if self.remotes.is_remote(&target) {
             return Err(ServiceError::failed_precondition(
                 "NOT_SERVED_HERE",
@@ -260,14 +252,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
     ) -> Result<Response<pb::GetInboxReportResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "inboxReports")?;
-        self.caller(
-            &request,
-            &[Role::Admin, Role::InfoCentre, Role::Leader, Role::Auditor],
-            "read the inbox",
-            &id.committee,
-            &name,
-        )
-        .await?;
+        self.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let r = store::inbox::list(&mut conn, &id.committee, Some(&[id.id]), None, false)
             .await
@@ -296,14 +281,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
                 .into());
             }
         };
-        self.caller(
-            &request,
-            &[Role::Admin, Role::InfoCentre, Role::Leader, Role::Auditor],
-            "read the inbox",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::inbox::list(&mut conn, &committee, None, state, false)
             .await
@@ -322,15 +300,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
         let mut errors = Violations::default();
         let note = take_paragraphs(&mut errors, "note", &req.note, 0, 2000);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                CENTRE,
-                "decide on forwarded reports",
-                &id.committee,
-                &req.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let r = store::inbox::list(change.conn(), &id.committee, Some(&[id.id]), None, true)
             .await

@@ -29,22 +29,6 @@ use crate::domain::{State, Step, StepError};
 use crate::store::proposals::{self as store, AssignmentRow, ProposalRow, ProposerRow};
 use cppcc_kit::members::Members;
 
-/// Everyone who may read proposals: every role but the security admin.
-const READERS: &[Role] = &[
-    Role::Admin,
-    Role::ProposalOffice,
-    Role::InfoCentre,
-    Role::Staff,
-    Role::Member,
-    Role::HandlingUnit,
-    Role::Leader,
-    Role::UpperCommittee,
-    Role::Auditor,
-    Role::Service,
-];
-/// The proposal office, and the committee office above it.
-const OFFICE: &[Role] = &[Role::Admin, Role::ProposalOffice];
-
 /// The four services on one API.
 #[derive(Clone, Debug)]
 pub struct Api {
@@ -57,19 +41,15 @@ impl Api {
         Api { db, members }
     }
 
-    /// The caller, checked for its role and committee (see
+    /// The caller, checked for its committee (see
     /// `Database::caller`).
     async fn caller<T>(
         &self,
         request: &Request<T>,
-        roles: &[Role],
-        action: &str,
         committee: &str,
         resource: &str,
     ) -> Result<Actor, ServiceError> {
-        self.db
-            .caller(request, roles, action, committee, resource)
-            .await
+        self.db.caller(request, committee, resource).await
     }
 
     /// The proposals with `ids` as messages, in the order of `ids`; ids with

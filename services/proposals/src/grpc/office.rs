@@ -13,7 +13,7 @@ use cppcc_kit::{ServiceError, Violations};
 use cppcc_proto::proposals::v1 as pb;
 use pb::proposal_office_service_server::ProposalOfficeService;
 
-use super::{Api, OFFICE, READERS};
+use super::Api;
 use crate::domain::settings::Settings;
 use crate::store::office::{self as store, CalendarRow, SessionRow, UnitRow};
 
@@ -129,9 +129,7 @@ impl ProposalOfficeService for Api {
             );
         }
         errors.finish()?;
-        let actor = self
-            .caller(&request, OFFICE, "create sessions", &committee, &req.parent)
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let row = SessionRow {
             id: Uuid::now_v7(),
             committee_id: committee.clone(),
@@ -175,14 +173,8 @@ impl ProposalOfficeService for Api {
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let committee = parse_committee("parent", &request.get_ref().parent)?.to_owned();
-        self.caller(
-            &request,
-            READERS,
-            "read sessions",
-            &committee,
-            &request.get_ref().parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &request.get_ref().parent)
+            .await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::sessions(&mut conn, &committee, None)
             .await
@@ -206,15 +198,7 @@ impl ProposalOfficeService for Api {
         let display_name = take_line(&mut errors, "unit.display_name", &input.display_name, 2, 60);
         let kind = take_line(&mut errors, "unit.kind", &input.kind, 0, 20);
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                OFFICE,
-                "create handling units",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let row = UnitRow {
             id: Uuid::now_v7(),
             committee_id: committee.clone(),
@@ -251,14 +235,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::GetHandlingUnitResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "units")?;
-        self.caller(
-            &request,
-            READERS,
-            "read handling units",
-            &id.committee,
-            &name,
-        )
-        .await?;
+        self.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let row = store::units(&mut conn, &id.committee, Some(&[id.id]), true)
             .await
@@ -276,14 +253,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::ListHandlingUnitsResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.caller(
-            &request,
-            READERS,
-            "read handling units",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::units(&mut conn, &committee, None, req.show_retired)
             .await
@@ -299,15 +269,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::RetireHandlingUnitResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "units")?;
-        let actor = self
-            .caller(
-                &request,
-                OFFICE,
-                "retire handling units",
-                &id.committee,
-                &name,
-            )
-            .await?;
+        let actor = self.caller(&request, &id.committee, &name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = store::units(change.conn(), &id.committee, Some(&[id.id]), true)
             .await
@@ -343,14 +305,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::GetProposalSettingsResponse>, Status> {
         let name = request.get_ref().name.clone();
         let committee = settings_committee("name", &name)?;
-        self.caller(
-            &request,
-            READERS,
-            "read proposal settings",
-            &committee,
-            &name,
-        )
-        .await?;
+        self.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let (s, at) = store::settings(&mut conn, &committee)
             .await
@@ -371,15 +326,7 @@ impl ProposalOfficeService for Api {
             .ok_or_else(|| ServiceError::invalid("settings", "required"))?;
         let committee = settings_committee("settings.name", &input.name)?;
         let settings = Settings::from_proto(&input)?;
-        let actor = self
-            .caller(
-                &request,
-                OFFICE,
-                "change proposal settings",
-                &committee,
-                &input.name,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (old, old_at) = store::settings(change.conn(), &committee)
             .await
@@ -429,15 +376,7 @@ impl ProposalOfficeService for Api {
             }
         }
         errors.finish()?;
-        let actor = self
-            .caller(
-                &request,
-                OFFICE,
-                "set the calendar",
-                &committee,
-                &req.parent,
-            )
-            .await?;
+        let actor = self.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         for row in &rows {
             store::put_calendar_day(change.conn(), &committee, row)
@@ -465,14 +404,7 @@ impl ProposalOfficeService for Api {
             .ok()
             .filter(|_| (1949..=2200).contains(&req.year))
             .ok_or_else(|| ServiceError::invalid("year", "must be a year from 1949"))?;
-        self.caller(
-            &request,
-            READERS,
-            "read the calendar",
-            &committee,
-            &req.parent,
-        )
-        .await?;
+        self.caller(&request, &committee, &req.parent).await?;
         let last =
             time::Date::from_calendar_date(req.year, time::Month::December, 31).expect("a day");
         let mut conn = self.db.acquire().await?;

@@ -150,17 +150,8 @@ impl OrganisationApi {
         let needs_reason = matches!(step, Step::Reject | Step::End);
         let note = text(note, usize::from(needs_reason), 500)
             .map_err(|e| ServiceError::invalid(if needs_reason { "reason" } else { "note" }, e))?;
-        let every_hand = &[Role::Admin, Role::Leader];
-        let actor = self
-            .shared
-            .caller(
-                request,
-                every_hand,
-                "take steps on convener appointments",
-                &parsed.committee,
-                name,
-            )
-            .await?;
+        let _every_hand = &[Role::Admin, Role::Leader];
+        let actor = self.shared.caller(request, &parsed.committee, name).await?;
         let mut change = self.shared.db.change(&actor).await?;
         // The group first, then its appointments: the order every change takes.
         store::lock_group(change.conn(), &parsed.committee, parsed.parent)
@@ -289,13 +280,7 @@ impl ActivityGroupService for OrganisationApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "create activity groups",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let input = req
             .activity_group
@@ -374,13 +359,7 @@ impl ActivityGroupService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "activityGroups")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read activity groups",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let found = self
@@ -399,13 +378,7 @@ impl ActivityGroupService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list activity groups",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let (ids, next_page_token) = EntityList {
@@ -444,13 +417,7 @@ impl ActivityGroupService for OrganisationApi {
         let name = ChildName::parse_field("activity_group.name", &input.name, "activityGroups")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "update activity groups",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &GROUP_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -532,13 +499,7 @@ impl ActivityGroupService for OrganisationApi {
         let name = ChildName::parse_field("name", &req.name, "activityGroups")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "delete activity groups",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         let revision = store::lock_group(change.conn(), &name.committee, name.id)
@@ -613,13 +574,7 @@ impl ActivityGroupService for OrganisationApi {
         let group_name = ChildName::parse_field("parent", &req.parent, "activityGroups")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                NOMINATORS,
-                "nominate conveners",
-                &group_name.committee,
-                &req.parent,
-            )
+            .caller(&request, &group_name.committee, &req.parent)
             .await?;
         let input = req
             .appointment
@@ -815,13 +770,7 @@ impl ActivityGroupService for OrganisationApi {
         let name =
             SubName::parse_field("name", &req.name, "activityGroups", "convenerAppointments")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read convener appointments",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let found = self
@@ -841,13 +790,7 @@ impl ActivityGroupService for OrganisationApi {
         let req = request.get_ref();
         let group_name = ChildName::parse_field("parent", &req.parent, "activityGroups")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list convener appointments",
-                &group_name.committee,
-                &req.parent,
-            )
+            .caller(&request, &group_name.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &NEWEST_FIRST,

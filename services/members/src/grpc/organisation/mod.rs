@@ -28,16 +28,14 @@ use pb::activity_group_service_server::ActivityGroupService;
 use pb::liaison_network_service_server::LiaisonNetworkService;
 use pb::studio_service_server::StudioService;
 
-use super::{READERS, Shared, SubName, committee_resource, in_order_of};
-use crate::domain::convener::{ConvenerState, NOMINATORS, Step, StepError};
+use super::{Shared, SubName, committee_resource, in_order_of};
+use crate::domain::convener::{ConvenerState, Step, StepError};
 use crate::domain::member::phone;
 use crate::domain::text;
 use crate::store::lists::{self, Entity};
 use crate::store::organisation::{self as store, InformantFields, LiaisonFields, StudioFields};
 use crate::store::{committees as committee_store, members as member_store};
 
-/// Who keeps activity groups and studios: the office and its staff.
-const ORGANISERS: &[Role] = &[Role::Admin, Role::Staff];
 /// Who keeps liaison stations and informants: the office and the
 /// information centre.
 const NETWORK_KEEPERS: &[Role] = &[Role::Admin, Role::InfoCentre];

@@ -183,13 +183,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "create liaison stations",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let input = req
             .liaison_station
@@ -267,13 +261,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "liaisonStations")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read liaison stations",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let found = self
@@ -292,13 +280,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list liaison stations",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let (ids, next_page_token) = EntityList {
@@ -337,13 +319,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let name = ChildName::parse_field("liaison_station.name", &input.name, "liaisonStations")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "update liaison stations",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &STATION_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -416,13 +392,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let name = ChildName::parse_field("name", &req.name, "liaisonStations")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "delete liaison stations",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         let revision = store::lock_station(change.conn(), &name.committee, name.id)
@@ -480,13 +450,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "create informants",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let input = req
             .informant
@@ -556,13 +520,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let name = ChildName::parse_field("name", &req.name, "informants")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                READERS,
-                "read informants",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let row = self
@@ -590,13 +548,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list informants",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let list = EntityList {
@@ -637,13 +589,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let name = ChildName::parse_field("informant.name", &input.name, "informants")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "update informants",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &INFORMANT_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -724,13 +670,7 @@ impl LiaisonNetworkService for OrganisationApi {
         let name = ChildName::parse_field("name", &req.name, "informants")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                NETWORK_KEEPERS,
-                "delete informants",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         let revision = store::lock_informant(change.conn(), &name.committee, name.id)

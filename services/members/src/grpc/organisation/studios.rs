@@ -335,13 +335,7 @@ impl OrganisationApi {
         let (studio, member) = (studio?, member?);
         let actor: Actor = self
             .shared
-            .caller(
-                request,
-                ORGANISERS,
-                "change studio members",
-                &studio.committee,
-                studio_name,
-            )
+            .caller(request, &studio.committee, studio_name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         store::lock_studio(change.conn(), &studio.committee, studio.id)
@@ -415,13 +409,7 @@ impl StudioService for OrganisationApi {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "create studios",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let input = req
             .studio
@@ -489,13 +477,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("name", &req.name, "studios")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read studios",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let found = self
@@ -514,7 +496,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         self.shared
-            .caller(&request, READERS, "list studios", &committee, &req.parent)
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let (ids, next_page_token) = EntityList {
@@ -553,13 +535,7 @@ impl StudioService for OrganisationApi {
         let name = ChildName::parse_field("studio.name", &input.name, "studios")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "update studios",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &STUDIO_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -643,13 +619,7 @@ impl StudioService for OrganisationApi {
         let name = ChildName::parse_field("name", &req.name, "studios")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "delete studios",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         let revision = store::lock_studio(change.conn(), &name.committee, name.id)
@@ -727,13 +697,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("parent", &req.parent, "studios")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list studio members",
-                &name.committee,
-                &req.parent,
-            )
+            .caller(&request, &name.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &BY_NAMES,
@@ -785,13 +749,7 @@ impl StudioService for OrganisationApi {
         let studio_name = ChildName::parse_field("parent", &req.parent, "studios")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "add studio liaisons",
-                &studio_name.committee,
-                &req.parent,
-            )
+            .caller(&request, &studio_name.committee, &req.parent)
             .await?;
         let input = req
             .liaison
@@ -866,13 +824,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("parent", &req.parent, "studios")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list studio liaisons",
-                &name.committee,
-                &req.parent,
-            )
+            .caller(&request, &name.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &BY_NAMES,
@@ -935,13 +887,7 @@ impl StudioService for OrganisationApi {
         let name = SubName::parse_field("liaison.name", &input.name, "studios", "liaisons")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "update studio liaisons",
-                &name.committee,
-                &input.name,
-            )
+            .caller(&request, &name.committee, &input.name)
             .await?;
         let mask = fieldmask::resolve(req.update_mask.as_ref(), &LIAISON_MASK, |f| match f {
             "display_name" => !input.display_name.is_empty(),
@@ -1014,13 +960,7 @@ impl StudioService for OrganisationApi {
         let name = SubName::parse_field("name", &req.name, "studios", "liaisons")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "remove studio liaisons",
-                &name.committee,
-                &req.name,
-            )
+            .caller(&request, &name.committee, &req.name)
             .await?;
         let mut change = self.shared.db.change(&actor).await?;
         store::lock_studio(change.conn(), &name.committee, name.parent)
@@ -1075,13 +1015,7 @@ impl StudioService for OrganisationApi {
         let studio_name = ChildName::parse_field("parent", &req.parent, "studios")?;
         let actor = self
             .shared
-            .caller(
-                &request,
-                ORGANISERS,
-                "record studio activities",
-                &studio_name.committee,
-                &req.parent,
-            )
+            .caller(&request, &studio_name.committee, &req.parent)
             .await?;
         let input = req
             .activity
@@ -1244,13 +1178,7 @@ impl StudioService for OrganisationApi {
         let req = request.get_ref();
         let name = ChildName::parse_field("parent", &req.parent, "studios")?;
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "list studio activities",
-                &name.committee,
-                &req.parent,
-            )
+            .caller(&request, &name.committee, &req.parent)
             .await?;
         let query = ListQuery::new(
             &DAYS_NEWEST_FIRST,
@@ -1311,13 +1239,7 @@ impl StudioService for OrganisationApi {
             .into());
         }
         self.shared
-            .caller(
-                &request,
-                READERS,
-                "read studio shortfalls",
-                &committee,
-                &req.parent,
-            )
+            .caller(&request, &committee, &req.parent)
             .await?;
         let mut conn = self.shared.db.acquire().await?;
         let settings = committee_store::settings(&mut conn, &committee)
