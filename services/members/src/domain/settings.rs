@@ -178,7 +178,10 @@ impl Settings {
         errors.finish()
     }
 
-    /// From the protobuf message (its optional fields).
+    /// From the protobuf message (its optional fields). The deprecated
+    /// fields, whose rules live in the proposals and consultations services,
+    /// are still kept and given back as set: fields are never dropped.
+    #[allow(deprecated)]
     pub fn from_proto(p: &pb::CommitteeSettings) -> Settings {
         Settings {
             consultation_result_days: p.consultation_result_days,
@@ -194,6 +197,7 @@ impl Settings {
     }
 
     /// The effective settings as protobuf, every field set.
+    #[allow(deprecated)]
     pub fn to_proto(&self, name: String) -> pb::CommitteeSettings {
         let e = self.effective();
         pb::CommitteeSettings {
@@ -244,6 +248,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
     fn apply_sets_resets_and_checks() {
         let current = Settings {
             reassignment_window_days: Some(15),

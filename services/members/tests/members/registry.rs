@@ -4,6 +4,8 @@
 use super::*;
 
 #[tokio::test]
+// Deprecated settings are still kept and given back (fields are never dropped).
+#[allow(deprecated)]
 async fn committees_and_their_settings() {
     let suite = Suite::start().await;
     let c = create_committee(&suite, "suixian", "committees/suizhou", &admin())

@@ -29,10 +29,6 @@ use crate::delivery::Remotes;
 use crate::domain::{self, Forward, Handling, Review};
 use crate::store::{self, Conn, reports::ReportRow};
 
-/// Who reviews, publishes, forwards and sends for handling: the
-/// information centre and the office.
-const CENTRE: &[Role] = &[Role::Admin, Role::InfoCentre];
-
 /// The four services on one API.
 #[derive(Clone, Debug)]
 pub struct Api {

@@ -50,12 +50,10 @@ impl Api {
         Ok((row, before))
     }
 
-    /// Opens a change on report `name` for a caller in `roles`.
+    /// Opens a change on report `name` for its caller.
     async fn open<T>(
         &self,
         request: &Request<T>,
-        _roles: &[Role],
-        _action: &str,
         name: &str,
     ) -> Result<(Change, ReportRow, pb::OpinionReport), ServiceError> {
         let id = ChildName::parse_field("name", name, "opinionReports")?;
@@ -71,12 +69,11 @@ impl Api {
     async fn open_handling<T>(
         &self,
         request: &Request<T>,
-        action: &str,
         name: &str,
     ) -> Result<(Change, ReportRow, pb::OpinionReport, HandlingRow), ServiceError> {
         let (report, hid) = sub_name("name", name, "handlings")?;
         let report_name = ChildName::format(&report.committee, "opinionReports", report.id);
-        let (mut change, row, before) = self.open(request, CENTRE, action, &report_name).await?;
+        let (mut change, row, before) = self.open(request, &report_name).await?;
         let h = store::reports::handlings(change.conn(), &[row.id])
             .await
             .map_err(classify_db_error)?
@@ -432,9 +429,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         request: Request<pb::StartOpinionReviewRequest>,
     ) -> Result<Response<pb::StartOpinionReviewResponse>, Status> {
         let name = request.get_ref().name.clone();
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "review opinion reports", &name)
-            .await?;
+        let (mut change, row, before) = self.open(&request, &name).await?;
         let to = review_step(&row, ReviewStep::Start, &name)?;
         store::reports::set_review(change.conn(), row.id, to.number(), "", None)
             .await
@@ -462,9 +457,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             Default::default()
         };
         errors.finish()?;
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "review opinion reports", &req.name)
-            .await?;
+        let (mut change, row, before) = self.open(&request, &req.name).await?;
         let to = review_step(&row, ReviewStep::Accept, &req.name)?;
         let day = day_field(
             self.db.today(),
@@ -503,9 +496,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let mut errors = Violations::default();
         let reason = take_paragraphs(&mut errors, "reason", &req.reason, 2, 2000);
         errors.finish()?;
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "review opinion reports", &req.name)
-            .await?;
+        let (mut change, row, before) = self.open(&request, &req.name).await?;
         let to = review_step(&row, ReviewStep::Reject, &req.name)?;
         let day = day_field(
             self.db.today(),
@@ -532,9 +523,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let title = take_line(&mut errors, "title", &req.title, TITLE.0, TITLE.1);
         let content = take_paragraphs(&mut errors, "content", &req.content, CONTENT.0, CONTENT.1);
         errors.finish()?;
-        let (mut change, row, before) = self
-            .open(&request, CENTRE, "edit opinion reports", &req.name)
-            .await?;
+        let (mut change, row, before) = self.open(&request, &req.name).await?;
         review_step(&row, ReviewStep::Edit, &req.name)?;
         store::reports::edit(change.conn(), row.id, &title, &content)
             .await
@@ -716,14 +705,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             }
         }
         errors.finish()?;
-        let (mut change, row, before) = self
-            .open(
-                &request,
-                CENTRE,
-                "send opinion reports for handling",
-                &req.name,
-            )
-            .await?;
+        let (mut change, row, before) = self.open(&request, &req.name).await?;
         review_step(&row, ReviewStep::Use, &req.name)?;
         let day = day_field(
             self.db.today(),
@@ -864,9 +846,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let mut errors = Violations::default();
         let note = take_paragraphs(&mut errors, "note", &req.note, 2, 2000);
         errors.finish()?;
-        let (mut change, row, before, h) = self
-            .open_handling(&request, "follow up handling", &req.name)
-            .await?;
+        let (mut change, row, before, h) = self.open_handling(&request, &req.name).await?;
         let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
         state
             .transition(HandlingStep::FollowUp)
@@ -895,9 +875,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         request: Request<pb::CloseHandlingRequest>,
     ) -> Result<Response<pb::CloseHandlingResponse>, Status> {
         let req = request.get_ref();
-        let (mut change, row, before, mut h) = self
-            .open_handling(&request, "close handling", &req.name)
-            .await?;
+        let (mut change, row, before, mut h) = self.open_handling(&request, &req.name).await?;
         let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
         let to = state
             .transition(HandlingStep::Close)
@@ -925,14 +903,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let mut errors = Violations::default();
         let (mut stored, given) = StoredInstruction::take(&mut errors, req.instruction.as_ref())?;
         errors.finish()?;
-        let (mut change, row, before) = self
-            .open(
-                &request,
-                &[Role::Leader, Role::Admin, Role::InfoCentre],
-                "record leader instructions",
-                &req.name,
-            )
-            .await?;
+        let (mut change, row, before) = self.open(&request, &req.name).await?;
         review_step(&row, ReviewStep::Use, &req.name)?;
         let accepted = row.review_day.unwrap_or(row.submit_day);
         let day = given.expect("checked");

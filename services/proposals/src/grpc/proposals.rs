@@ -260,7 +260,6 @@ impl Api {
         request: &Request<impl Sync>,
         name: &str,
         step: Step,
-        _action: &str,
         reason: &str,
         moved: impl FnOnce(&Viewed, State) -> store::Moved,
     ) -> Result<(Change, Viewed, Viewed), ServiceError> {
@@ -1042,18 +1041,13 @@ impl pb::proposal_service_server::ProposalService for Api {
         let note = take_line(&mut errors, "note", &req.note, 1, 500);
         errors.finish()?;
         let (change, _, after) = self
-            .simple_step(
-                &request,
-                &req.name,
-                Step::Reject,
-                "review proposals",
-                &note,
-                |_, to| store::Moved {
+            .simple_step(&request, &req.name, Step::Reject, &note, |_, to| {
+                store::Moved {
                     state: to.number(),
                     not_filed_reason: Some(req.reason as i16),
                     ..Default::default()
-                },
-            )
+                }
+            })
             .await?;
         change.commit().await?;
         Ok(Response::new(pb::RejectProposalResponse {
@@ -1201,19 +1195,14 @@ impl pb::proposal_service_server::ProposalService for Api {
         let note = cppcc_kit::text::line(&req.note, 0, 500)
             .map_err(|e| ServiceError::invalid("note", e))?;
         let (mut change, _, after) = self
-            .simple_step(
-                &request,
-                &req.name,
-                Step::Convert,
-                "convert proposals",
-                &note,
-                |_, to| store::Moved {
+            .simple_step(&request, &req.name, Step::Convert, &note, |_, to| {
+                store::Moved {
                     state: to.number(),
                     conversion_state: Some(pb::ConversionState::Pending as i16),
                     convert: true,
                     ..Default::default()
-                },
-            )
+                }
+            })
             .await?;
         // The opinions service takes it from the outbox: offered until taken, never lost.
         change.publish(
