@@ -558,15 +558,25 @@ async fn decide(
 ) -> anyhow::Result<usize> {
     let mut inbox =
         UpwardInboxServiceClient::with_interceptor(centre.opinions.clone(), centre.city.clone());
-    let received = inbox
-        .list_inbox_reports(pb::ListInboxReportsRequest {
-            parent: format!("committees/{CITY}"),
-            state: pb::InboxState::Received as i32,
-        })
-        .await
-        .context("listing 随州市政协's inbox")?
-        .into_inner()
-        .reports;
+    let mut received = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = inbox
+            .list_inbox_reports(pb::ListInboxReportsRequest {
+                parent: format!("committees/{CITY}"),
+                state: pb::InboxState::Received as i32,
+                page_size: 1000,
+                page_token,
+            })
+            .await
+            .context("listing 随州市政协's inbox")?
+            .into_inner();
+        received.extend(page.reports);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     let mut forwarded = 0;
     for p in planned {
         let Then::Forward(decision) = p.then else {

@@ -2,6 +2,7 @@
 //! decide (`domain`), write (`store`), audit and publish.
 
 mod bulletins;
+mod pages;
 mod quota;
 mod reports;
 mod upward;

@@ -407,20 +407,36 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             }
         };
         let actor = self.caller(&request, &committee, &req.parent).await?;
+        // What the caller sees is part of the list a token belongs to.
+        let page = pages::query(
+            &pages::REPORTS,
+            req.page_size,
+            &req.page_token,
+            &[
+                &committee,
+                &year.to_string(),
+                &req.review_state.to_string(),
+                &actor.subject,
+            ],
+        )?;
         let mut conn = self.db.acquire().await?;
         let filter = visible(
             &actor,
             Filter {
                 year: Some(year.into()),
                 review_state,
+                after: pages::report_after(&page),
+                limit: Some(pages::fetch(&page)),
                 ..Default::default()
             },
         );
         let rows = store::reports::list(&mut conn, &committee, filter)
             .await
             .map_err(classify_db_error)?;
+        let (rows, next_page_token) = page.page(rows);
         Ok(Response::new(pb::ListOpinionReportsResponse {
             reports: view(&mut conn, &rows).await?,
+            next_page_token,
         }))
     }
 

@@ -282,12 +282,26 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             }
         };
         self.caller(&request, &committee, &req.parent).await?;
+        let page = pages::query(
+            &pages::INBOX,
+            req.page_size,
+            &req.page_token,
+            &[&committee, &req.state.to_string()],
+        )?;
         let mut conn = self.db.acquire().await?;
-        let rows = store::inbox::list(&mut conn, &committee, None, state, false)
-            .await
-            .map_err(classify_db_error)?;
+        let rows = store::inbox::page(
+            &mut conn,
+            &committee,
+            state,
+            pages::inbox_after(&page),
+            pages::fetch(&page),
+        )
+        .await
+        .map_err(classify_db_error)?;
+        let (rows, next_page_token) = page.page(rows);
         Ok(Response::new(pb::ListInboxReportsResponse {
             reports: rows.iter().map(inbox).collect(),
+            next_page_token,
         }))
     }
 

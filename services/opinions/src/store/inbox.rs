@@ -78,6 +78,34 @@ pub async fn list(
     .await
 }
 
+/// A page of a committee's inbox, oldest first: at most `limit` after
+/// `after` (the receive time and id of the last of the page before).
+pub async fn page(
+    conn: &mut Conn,
+    committee: &str,
+    state: Option<i16>,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> Result<Vec<InboxRow>> {
+    sqlx::query_as!(
+        InboxRow,
+        "SELECT id, committee_id, source_committee, source_report, title, content, category, contributor_name,
+                forward_day, state, decision_note, decision_day, decision_delivered, receive_time
+         FROM opinions.inbox
+         WHERE committee_id = $1 AND ($2::smallint IS NULL OR state = $2)
+           AND ($3::timestamptz IS NULL OR (receive_time, id) > ($3, $4))
+         ORDER BY receive_time, id
+         LIMIT $5",
+        committee,
+        state,
+        after.map(|a| a.0),
+        after.map(|a| a.1),
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// Any committee's inbox report `id` (a decision's way back looks it up).
 pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Option<InboxRow>> {
     sqlx::query_as!(

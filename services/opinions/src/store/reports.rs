@@ -73,6 +73,11 @@ pub struct Filter<'a> {
     pub proposal: Option<Uuid>,
     /// Lock the rows read (with `ids` only).
     pub lock: bool,
+    /// Only those after this (submit day, create time, id), the last of
+    /// the page before.
+    pub after: Option<(Date, OffsetDateTime, Uuid)>,
+    /// At most this many.
+    pub limit: Option<i64>,
 }
 
 /// A committee's reports, oldest first.
@@ -100,14 +105,20 @@ pub async fn list(conn: &mut Conn, committee: &str, f: Filter<'_>) -> Result<Vec
            AND ($5::uuid IS NULL OR member_id = $5)
            AND ($6::uuid IS NULL OR EXISTS (SELECT 1 FROM opinions.handling h WHERE h.report_id = r.id AND h.unit_id = $6))
            AND ($7::uuid IS NULL OR source_proposal = $7)
-         ORDER BY submit_day, create_time, id",
+           AND ($8::date IS NULL OR (submit_day, create_time, id) > ($8, $9, $10))
+         ORDER BY submit_day, create_time, id
+         LIMIT $11",
         committee,
         f.ids,
         f.year,
         f.review_state,
         f.member,
         f.unit,
-        f.proposal
+        f.proposal,
+        f.after.map(|a| a.0),
+        f.after.map(|a| a.1),
+        f.after.map(|a| a.2),
+        f.limit
     )
     .fetch_all(conn)
     .await

@@ -388,6 +388,7 @@ async fn forwarding_to_a_parent_served_here_and_its_decision() {
         .list_inbox_reports(pb::ListInboxReportsRequest {
             parent: SUIZHOU.into(),
             state: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -546,6 +547,7 @@ async fn bad_contributors_are_refused_and_nothing_is_written() {
             parent: SUIXIAN.into(),
             year: 2023,
             review_state: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -692,4 +694,98 @@ async fn staff_quota_and_proposals_turned_into_reports() {
         .credited(&county.members[0], DutyKind::OpinionSubmitted, &first.name)
         .await;
     assert_eq!(n, 1);
+}
+
+/// The reports page as every list does (the kit's tokens): pages of the
+/// size asked for, oldest first, together the whole list, each once; a
+/// token is good only for the list it came from.
+#[tokio::test]
+async fn reports_page_with_tokens_bound_to_their_list() {
+    let (d, county) = Deployment::county(1, vec![]).await;
+    let mut reports = d.reports(&centre());
+    let mut made = Vec::new();
+    for (i, day_of_month) in [9, 3, 5, 3, 7].into_iter().enumerate() {
+        let mut report = member_report(&county.members[0], &format!("关于第{i}件事的建议"));
+        report.submit_date = day(2023, 3, day_of_month);
+        made.push(
+            reports
+                .create_opinion_report(pb::CreateOpinionReportRequest {
+                    parent: SUIXIAN.into(),
+                    report: Some(report),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .report
+                .unwrap(),
+        );
+    }
+    let list = |page_size: i32, page_token: String, year: i32| pb::ListOpinionReportsRequest {
+        parent: SUIXIAN.into(),
+        year,
+        page_size,
+        page_token,
+        ..Default::default()
+    };
+    let whole = reports
+        .list_opinion_reports(list(0, String::new(), 2023))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(whole.reports.len(), 5);
+    assert!(whole.next_page_token.is_empty());
+    let days: Vec<i32> = whole
+        .reports
+        .iter()
+        .map(|r| r.submit_date.as_ref().unwrap().day)
+        .collect();
+    assert_eq!(days, [3, 3, 5, 7, 9], "oldest first");
+
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut token = String::new();
+    let mut second_token = String::new();
+    loop {
+        let page = reports
+            .list_opinion_reports(list(2, token.clone(), 2023))
+            .await
+            .unwrap()
+            .into_inner();
+        sizes.push(page.reports.len());
+        paged.extend(page.reports.into_iter().map(|r| r.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if second_token.is_empty() {
+            second_token = page.next_page_token.clone();
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    let names: Vec<String> = whole.reports.into_iter().map(|r| r.name).collect();
+    assert_eq!(paged, names, "the pages together are the list, each once");
+
+    // A token from another list, or no token at all.
+    let other_year = assert_code(
+        reports
+            .list_opinion_reports(list(2, second_token, 2024))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&other_year), ["page_token"]);
+    let garbage = assert_code(
+        reports
+            .list_opinion_reports(list(2, "not-a-token".into(), 2023))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&garbage), ["page_token"]);
+    let negative = assert_code(
+        reports
+            .list_opinion_reports(list(-1, String::new(), 2023))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&negative), ["page_size"]);
 }

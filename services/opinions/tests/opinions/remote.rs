@@ -119,6 +119,7 @@ async fn a_county_forwards_to_a_city_in_another_deployment() {
         .list_inbox_reports(pb::ListInboxReportsRequest {
             parent: SUIZHOU.into(),
             state: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -188,6 +189,7 @@ async fn a_county_forwards_to_a_city_in_another_deployment() {
         .list_inbox_reports(pb::ListInboxReportsRequest {
             parent: SUIZHOU.into(),
             state: 0,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -1,0 +1,109 @@
+//! How the opinions lists page: the kit's page tokens (AIP-158) over each
+//! list's one order, oldest first.
+
+use cppcc_kit::ServiceError;
+use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListRequest, ListSpec, OrderField};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::store::inbox::InboxRow;
+use crate::store::reports::ReportRow;
+
+const ID: OrderField = OrderField {
+    name: "id",
+    sql: "id",
+    kind: KeyKind::Uuid,
+};
+
+/// A committee's reports, by the day submitted.
+pub(super) const REPORTS: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[
+        OrderField {
+            name: "submit_day",
+            sql: "submit_day",
+            kind: KeyKind::Date,
+        },
+        OrderField {
+            name: "create_time",
+            sql: "create_time",
+            kind: KeyKind::Time,
+        },
+    ],
+    default_order: "submit_day, create_time",
+    tie_break: Some(ID),
+};
+
+/// A committee's inbox, by the time received.
+pub(super) const INBOX: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[OrderField {
+        name: "receive_time",
+        sql: "receive_time",
+        kind: KeyKind::Time,
+    }],
+    default_order: "receive_time",
+    tie_break: Some(ID),
+};
+
+/// A page of `spec`'s list: `page_size` and `page_token` as the caller
+/// sent them, `scope` what else fixes the list (a token is good only for
+/// the same).
+pub(super) fn query(
+    spec: &ListSpec,
+    page_size: i32,
+    page_token: &str,
+    scope: &[&str],
+) -> Result<ListQuery, ServiceError> {
+    ListQuery::new(
+        spec,
+        ListRequest {
+            page_size,
+            page_token,
+            filter: "",
+            order_by: "",
+        },
+        scope,
+    )
+}
+
+/// Rows to fetch for a page: one more than it holds, to tell whether there
+/// is a next.
+pub(super) fn fetch(query: &ListQuery) -> i64 {
+    i64::try_from(query.limit).unwrap_or(i64::MAX) + 1
+}
+
+/// The last report of the page before, from its token.
+pub(super) fn report_after(query: &ListQuery) -> Option<(Date, OffsetDateTime, Uuid)> {
+    match query.after()? {
+        [Key::Date(d), Key::Time(t), Key::Uuid(id)] => Some((*d, *t, *id)),
+        _ => None,
+    }
+}
+
+/// The last inbox report of the page before, from its token.
+pub(super) fn inbox_after(query: &ListQuery) -> Option<(OffsetDateTime, Uuid)> {
+    match query.after()? {
+        [Key::Time(t), Key::Uuid(id)] => Some((*t, *id)),
+        _ => None,
+    }
+}
+
+impl Keyed for ReportRow {
+    fn key(&self, field: &str) -> Key {
+        match field {
+            "submit_day" => Key::Date(self.submit_day),
+            "create_time" => Key::Time(self.create_time),
+            _ => Key::Uuid(self.id),
+        }
+    }
+}
+
+impl Keyed for InboxRow {
+    fn key(&self, field: &str) -> Key {
+        match field {
+            "receive_time" => Key::Time(self.receive_time),
+            _ => Key::Uuid(self.id),
+        }
+    }
+}
