@@ -190,6 +190,33 @@ impl ListQuery {
         })
     }
 
+    /// A list in `spec`'s one order, which takes no `filter` or `order_by`:
+    /// only the caller's `page_size` and `page_token` (`scope` as in
+    /// [`ListQuery::new`]).
+    pub fn fixed(
+        spec: &ListSpec,
+        page_size: i32,
+        page_token: &str,
+        scope: &[&str],
+    ) -> Result<Self, ServiceError> {
+        ListQuery::new(
+            spec,
+            ListRequest {
+                page_size,
+                page_token,
+                filter: "",
+                order_by: "",
+            },
+            scope,
+        )
+    }
+
+    /// Rows to fetch for one page: one more than it holds, which tells
+    /// whether there is a next.
+    pub fn fetch_limit(&self) -> i64 {
+        i64::try_from(self.limit).unwrap_or(i64::MAX - 1) + 1
+    }
+
     /// The sort key of the last row of the previous page (order fields,
     /// then the tie-break), for lists that page with their own query.
     pub fn after(&self) -> Option<&[Key]> {

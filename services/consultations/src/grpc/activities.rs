@@ -22,6 +22,23 @@ use crate::domain::{duty_of, is_set, problem_moves};
 use crate::store::activities::{self as store, ActivityRow, OpinionRow, ProblemRow};
 use crate::store::plans as plan_store;
 use crate::store::platforms as platform_store;
+use cppcc_kit::page::{Key, KeyKind, ListQuery, ListSpec, OrderField};
+
+/// Activities page newest day first (the kit's page tokens).
+const ACTIVITY_PAGES: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[OrderField {
+        name: "day",
+        sql: "day",
+        kind: KeyKind::Date,
+    }],
+    default_order: "day desc",
+    tie_break: Some(OrderField {
+        name: "id",
+        sql: "id",
+        kind: KeyKind::Uuid,
+    }),
+};
 
 /// An activity read for a call.
 pub(crate) struct Viewed {
@@ -476,11 +493,6 @@ impl pb::activity_service_server::ActivityService for Api {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let mut errors = Violations::default();
         errors.check(
-            !(0..=500).contains(&req.page_size),
-            "page_size",
-            "must be 0 to 500",
-        );
-        errors.check(
             req.kind != 0 && !is_set::<pb::ActivityKind>(req.kind),
             "kind",
             "not an activity kind",
@@ -492,32 +504,16 @@ impl pb::activity_service_server::ActivityService for Api {
         );
         errors.finish()?;
         self.caller(&request, &committee, &req.parent).await?;
-        let token = format!("a{}.{}", req.year, req.kind);
-        let after = if req.page_token.is_empty() {
-            None
-        } else {
-            let bad = || {
-                ServiceError::invalid(
-                    "page_token",
-                    "not a page token of this query; start again without one",
-                )
-            };
-            let parts: Vec<&str> = req.page_token.split('.').collect();
-            let [t1, t2, day, id] = parts.as_slice() else {
-                return Err(bad().into());
-            };
-            if format!("{t1}.{t2}") != token {
-                return Err(bad().into());
-            }
-            let day = time::Date::parse(day, &time::format_description::well_known::Iso8601::DATE)
-                .map_err(|_| bad())?;
-            Some((day, Uuid::try_parse(id).map_err(|_| bad())?))
+        let page = ListQuery::fixed(
+            &ACTIVITY_PAGES,
+            req.page_size,
+            &req.page_token,
+            &[&committee, &req.year.to_string(), &req.kind.to_string()],
+        )?;
+        let after = match page.after() {
+            Some([Key::Date(day), Key::Uuid(id)]) => Some(store::ListKey { day: *day, id: *id }),
+            _ => None,
         };
-        let size = if req.page_size == 0 {
-            50
-        } else {
-            req.page_size
-        } as i64;
         let mut conn = self.db.acquire().await?;
         let (keys, total) = store::list_ids(
             &mut conn,
@@ -525,18 +521,13 @@ impl pb::activity_service_server::ActivityService for Api {
             (req.year != 0).then_some(req.year),
             req.kind as i16,
             after,
-            size + 1,
+            page.fetch_limit(),
         )
         .await
         .map_err(classify_db_error)?;
-        let more = keys.len() as i64 > size;
-        let keys = &keys[..keys.len().min(size as usize)];
-        let ids: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
+        let (keys, next_page_token) = page.page(keys);
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
         let activities = self.read(&mut conn, &committee, &ids).await?;
-        let next_page_token = match keys.last() {
-            Some((day, id)) if more => format!("{token}.{day}.{id}"),
-            _ => String::new(),
-        };
         Ok(Response::new(pb::ListActivitiesResponse {
             activities: activities.into_iter().map(|a| a.message).collect(),
             next_page_token,

@@ -17,6 +17,40 @@ use cppcc_proto::consultations::v1 as pb;
 use super::*;
 use crate::domain::{five_haves, is_set};
 use crate::store::platforms::{self as store, PlatformRow};
+use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
+
+/// Platforms page by level, then name (the kit's page tokens).
+const PLATFORM_PAGES: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[
+        OrderField {
+            name: "level",
+            sql: "level",
+            kind: KeyKind::Int,
+        },
+        OrderField {
+            name: "display_name",
+            sql: "display_name",
+            kind: KeyKind::Text,
+        },
+    ],
+    default_order: "level, display_name",
+    tie_break: Some(OrderField {
+        name: "id",
+        sql: "id",
+        kind: KeyKind::Uuid,
+    }),
+};
+
+impl Keyed for PlatformRow {
+    fn key(&self, field: &str) -> Key {
+        match field {
+            "level" => Key::Int(self.level.into()),
+            "display_name" => Key::Text(self.display_name.clone()),
+            _ => Key::Uuid(self.id),
+        }
+    }
+}
 
 const PLATFORM_MASK: MaskSpec = MaskSpec {
     updatable: &[
@@ -182,54 +216,33 @@ impl pb::platform_service_server::PlatformService for Api {
     ) -> Result<Response<pb::ListPlatformsResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        if !(0..=1000).contains(&req.page_size) {
-            return Err(ServiceError::invalid("page_size", "must be 0 to 1000").into());
-        }
         if req.level != 0 && !is_set::<pb::PlatformLevel>(req.level) {
             return Err(ServiceError::invalid("level", "not a platform level").into());
         }
         self.caller(&request, &committee, &req.parent).await?;
-        let token = format!("l{}", req.level);
-        let after = if req.page_token.is_empty() {
-            None
-        } else {
-            let bad = || {
-                ServiceError::invalid(
-                    "page_token",
-                    "not a page token of this query; start again without one",
-                )
-            };
-            let mut parts = req.page_token.splitn(4, '.');
-            let (Some(t), Some(level), Some(id), Some(name)) =
-                (parts.next(), parts.next(), parts.next(), parts.next())
-            else {
-                return Err(bad().into());
-            };
-            if t != token {
-                return Err(bad().into());
+        let page = ListQuery::fixed(
+            &PLATFORM_PAGES,
+            req.page_size,
+            &req.page_token,
+            &[&committee, &req.level.to_string()],
+        )?;
+        let after = match page.after() {
+            Some([Key::Int(level), Key::Text(name), Key::Uuid(id)]) => {
+                Some((i16::try_from(*level).unwrap_or(i16::MAX), name.clone(), *id))
             }
-            Some((
-                level.parse().map_err(|_| bad())?,
-                name.to_owned(),
-                Uuid::try_parse(id).map_err(|_| bad())?,
-            ))
+            _ => None,
         };
-        let size = if req.page_size == 0 {
-            100
-        } else {
-            req.page_size
-        } as i64;
         let mut conn = self.db.acquire().await?;
-        let (mut rows, total, compliant) =
-            store::list(&mut conn, &committee, req.level as i16, after, size + 1)
-                .await
-                .map_err(classify_db_error)?;
-        let more = rows.len() as i64 > size;
-        rows.truncate(size as usize);
-        let next_page_token = match rows.last() {
-            Some(r) if more => format!("{token}.{}.{}.{}", r.level, r.id, r.display_name),
-            _ => String::new(),
-        };
+        let (rows, total, compliant) = store::list(
+            &mut conn,
+            &committee,
+            req.level as i16,
+            after,
+            page.fetch_limit(),
+        )
+        .await
+        .map_err(classify_db_error)?;
+        let (rows, next_page_token) = page.page(rows);
         Ok(Response::new(pb::ListPlatformsResponse {
             platforms: rows.iter().map(platform).collect(),
             next_page_token,

@@ -223,23 +223,41 @@ pub async fn tallies(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<(Uuid, i64, i6
 
 /// One page of a committee's activity ids, newest day first, after the
 /// (day, id) `after`; and how many match.
+/// Where an activity stands in a list: newest day first, then by id.
+#[derive(Clone, Copy, Debug)]
+pub struct ListKey {
+    pub day: Date,
+    pub id: Uuid,
+}
+
+impl cppcc_kit::page::Keyed for ListKey {
+    fn key(&self, field: &str) -> cppcc_kit::page::Key {
+        match field {
+            "day" => cppcc_kit::page::Key::Date(self.day),
+            _ => cppcc_kit::page::Key::Uuid(self.id),
+        }
+    }
+}
+
+/// A page of a committee's activities (at most `limit` after `after`), and
+/// how many match in all.
 pub async fn list_ids(
     conn: &mut Conn,
     committee: &str,
     year: Option<i32>,
     kind: i16,
-    after: Option<(Date, Uuid)>,
+    after: Option<ListKey>,
     limit: i64,
-) -> Result<(Vec<(Date, Uuid)>, i64)> {
-    let (a_day, a_id) = after.unzip();
+) -> Result<(Vec<ListKey>, i64)> {
+    let (a_day, a_id) = after.map(|k| (k.day, k.id)).unzip();
     let rows = sqlx::query!(
         r#"WITH matching AS (
              SELECT id, day FROM consultations.activity
              WHERE committee_id = $1 AND ($2::int IS NULL OR extract(year FROM day)::int = $2) AND ($3::smallint = 0 OR kind = $3)
            )
            SELECT id AS "id!", day AS "day!", (SELECT count(*) FROM matching) AS "total!" FROM matching
-           WHERE $4::date IS NULL OR (day, id) < ($4, $5::uuid)
-           ORDER BY day DESC, id DESC LIMIT $6"#,
+           WHERE $4::date IS NULL OR day < $4 OR (day = $4 AND id > $5::uuid)
+           ORDER BY day DESC, id LIMIT $6"#,
         committee,
         year,
         kind,
@@ -250,7 +268,15 @@ pub async fn list_ids(
     .fetch_all(conn)
     .await?;
     let total = rows.first().map(|r| r.total).unwrap_or(0);
-    Ok((rows.into_iter().map(|r| (r.day, r.id)).collect(), total))
+    Ok((
+        rows.into_iter()
+            .map(|r| ListKey {
+                day: r.day,
+                id: r.id,
+            })
+            .collect(),
+        total,
+    ))
 }
 
 #[derive(Clone, Debug)]

@@ -105,6 +105,7 @@ pub async fn list(
         Some((l, n, i)) => (Some(l), Some(n), Some(i)),
         None => (None, None, None),
     };
+    // The order is `PLATFORM_PAGES` (grpc/platforms.rs).
     let rows = sqlx::query_as!(
         PlatformRow,
         r#"SELECT id, committee_id, display_name, level, township, convener, venue, has_sign, content, has_archives,

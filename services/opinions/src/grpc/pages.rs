@@ -1,8 +1,7 @@
 //! How the opinions lists page: the kit's page tokens (AIP-158) over each
 //! list's one order, oldest first.
 
-use cppcc_kit::ServiceError;
-use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListRequest, ListSpec, OrderField};
+use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -45,33 +44,6 @@ pub(super) const INBOX: ListSpec = ListSpec {
     default_order: "receive_time",
     tie_break: Some(ID),
 };
-
-/// A page of `spec`'s list: `page_size` and `page_token` as the caller
-/// sent them, `scope` what else fixes the list (a token is good only for
-/// the same).
-pub(super) fn query(
-    spec: &ListSpec,
-    page_size: i32,
-    page_token: &str,
-    scope: &[&str],
-) -> Result<ListQuery, ServiceError> {
-    ListQuery::new(
-        spec,
-        ListRequest {
-            page_size,
-            page_token,
-            filter: "",
-            order_by: "",
-        },
-        scope,
-    )
-}
-
-/// Rows to fetch for a page: one more than it holds, to tell whether there
-/// is a next.
-pub(super) fn fetch(query: &ListQuery) -> i64 {
-    i64::try_from(query.limit).unwrap_or(i64::MAX) + 1
-}
 
 /// The last report of the page before, from its token.
 pub(super) fn report_after(query: &ListQuery) -> Option<(Date, OffsetDateTime, Uuid)> {

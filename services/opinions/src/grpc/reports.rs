@@ -408,7 +408,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         };
         let actor = self.caller(&request, &committee, &req.parent).await?;
         // What the caller sees is part of the list a token belongs to.
-        let page = pages::query(
+        let page = cppcc_kit::page::ListQuery::fixed(
             &pages::REPORTS,
             req.page_size,
             &req.page_token,
@@ -426,7 +426,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
                 year: Some(year.into()),
                 review_state,
                 after: pages::report_after(&page),
-                limit: Some(pages::fetch(&page)),
+                limit: Some(page.fetch_limit()),
                 ..Default::default()
             },
         );

@@ -282,7 +282,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             }
         };
         self.caller(&request, &committee, &req.parent).await?;
-        let page = pages::query(
+        let page = cppcc_kit::page::ListQuery::fixed(
             &pages::INBOX,
             req.page_size,
             &req.page_token,
@@ -294,7 +294,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             &committee,
             state,
             pages::inbox_after(&page),
-            pages::fetch(&page),
+            page.fetch_limit(),
         )
         .await
         .map_err(classify_db_error)?;

@@ -1,8 +1,6 @@
 //! `cppcc.proposals.v1.ProposalService`, part one: drafts, co-signers,
 //! submission, the office's review and assignment, and reading.
 
-use std::hash::{Hash as _, Hasher as _};
-
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -21,6 +19,31 @@ use super::*;
 use crate::domain::calendar::add_months;
 use crate::domain::{grams, is_set};
 use crate::store::office as office_store;
+use cppcc_kit::page::{Key, KeyKind, ListQuery, ListSpec, OrderField};
+
+/// Proposals page by serial (drafts, with none, last), newest first among
+/// equals (the kit's page tokens; `store::list_ids` reads in this order).
+const PROPOSAL_PAGES: ListSpec = ListSpec {
+    filter_fields: &[],
+    order_fields: &[
+        OrderField {
+            name: "serial",
+            sql: "sort_serial",
+            kind: KeyKind::Int,
+        },
+        OrderField {
+            name: "create_time",
+            sql: "create_time",
+            kind: KeyKind::Time,
+        },
+    ],
+    default_order: "serial, create_time desc",
+    tie_break: Some(OrderField {
+        name: "id",
+        sql: "id",
+        kind: KeyKind::Uuid,
+    }),
+};
 
 const PROPOSAL_MASK: MaskSpec = MaskSpec {
     updatable: &[
@@ -440,11 +463,6 @@ impl pb::proposal_service_server::ProposalService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let mut errors = Violations::default();
-        errors.check(
-            !(0..=500).contains(&req.page_size),
-            "page_size",
-            "must be 0 to 500",
-        );
         let mut filter = store::ListFilter::default();
         for (i, s) in req.states.iter().enumerate() {
             match State::from_proto(*s) {
@@ -493,43 +511,38 @@ impl pb::proposal_service_server::ProposalService for Api {
             Role::Admin | Role::ProposalOffice | Role::Service | Role::Auditor => {}
             _ => filter.drafts_of = Some(None),
         }
-        let query_hash = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (
+        // What the caller sees is part of the list a token belongs to.
+        let states: Vec<String> = req.states.iter().map(i32::to_string).collect();
+        let page = ListQuery::fixed(
+            &PROPOSAL_PAGES,
+            req.page_size,
+            &req.page_token,
+            &[
                 &committee,
                 &req.session,
-                &req.states,
+                &states.join(","),
                 &req.unit,
                 &req.member,
                 &actor.subject,
-            )
-                .hash(&mut h);
-            h.finish()
+            ],
+        )?;
+        let after = match page.after() {
+            Some([Key::Int(serial), Key::Time(create_time), Key::Uuid(id)]) => {
+                Some(store::ListKey {
+                    serial: i32::try_from(*serial).unwrap_or(i32::MAX),
+                    create_time: *create_time,
+                    id: *id,
+                })
+            }
+            _ => None,
         };
-        let after = if req.page_token.is_empty() {
-            None
-        } else {
-            Some(parse_token(&req.page_token, query_hash)?)
-        };
-        let size = if req.page_size == 0 {
-            50
-        } else {
-            req.page_size
-        } as i64;
-        let (keys, total) = store::list_ids(&mut conn, &committee, &filter, after, size + 1)
-            .await
-            .map_err(classify_db_error)?;
-        let more = keys.len() as i64 > size;
-        let keys = &keys[..keys.len().min(size as usize)];
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.2).collect();
+        let (keys, total) =
+            store::list_ids(&mut conn, &committee, &filter, after, page.fetch_limit())
+                .await
+                .map_err(classify_db_error)?;
+        let (keys, next_page_token) = page.page(keys);
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.id).collect();
         let proposals = self.read(&mut conn, &committee, &ids).await?;
-        let next_page_token = match keys.last() {
-            Some((serial, time, id)) if more => format!(
-                "p1.{serial}.{}.{id}.{query_hash:x}",
-                time.unix_timestamp_nanos()
-            ),
-            _ => String::new(),
-        };
         Ok(Response::new(pb::ListProposalsResponse {
             proposals: proposals.into_iter().map(|p| p.message).collect(),
             next_page_token,
@@ -1437,28 +1450,4 @@ impl pb::proposal_service_server::ProposalService for Api {
     ) -> Result<Response<pb::ListOverdueResponse>, Status> {
         self.list_overdue_impl(request).await
     }
-}
-
-fn parse_token(
-    token: &str,
-    query_hash: u64,
-) -> Result<(i32, time::OffsetDateTime, Uuid), ServiceError> {
-    let bad = || {
-        ServiceError::invalid(
-            "page_token",
-            "not a page token of this query; start again without one",
-        )
-    };
-    let parts: Vec<&str> = token.split('.').collect();
-    let [version, serial, nanos, id, hash] = parts.as_slice() else {
-        return Err(bad());
-    };
-    if *version != "p1" || *hash != format!("{query_hash:x}") {
-        return Err(bad());
-    }
-    let serial: i32 = serial.parse().map_err(|_| bad())?;
-    let nanos: i128 = nanos.parse().map_err(|_| bad())?;
-    let time = time::OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| bad())?;
-    let id = Uuid::try_parse(id).map_err(|_| bad())?;
-    Ok((serial, time, id))
 }

@@ -468,17 +468,37 @@ pub struct ListFilter {
 
 /// One page of ids, ordered filed first by serial, then by creation,
 /// newest first; `after` is the last (serial, create_time, id) seen.
+/// Where a proposal stands in a list: by serial (drafts, with none, last),
+/// newest first among equals, then by id.
+#[derive(Clone, Copy, Debug)]
+pub struct ListKey {
+    pub serial: i32,
+    pub create_time: OffsetDateTime,
+    pub id: Uuid,
+}
+
+impl cppcc_kit::page::Keyed for ListKey {
+    fn key(&self, field: &str) -> cppcc_kit::page::Key {
+        use cppcc_kit::page::Key;
+        match field {
+            "serial" => Key::Int(self.serial.into()),
+            "create_time" => Key::Time(self.create_time),
+            _ => Key::Uuid(self.id),
+        }
+    }
+}
+
 pub async fn list_ids(
     conn: &mut Conn,
     committee: &str,
     f: &ListFilter,
-    after: Option<(i32, OffsetDateTime, Uuid)>,
+    after: Option<ListKey>,
     limit: i64,
-) -> Result<(Vec<(i32, OffsetDateTime, Uuid)>, i64)> {
+) -> Result<(Vec<ListKey>, i64)> {
     let drafts_all = f.drafts_of.is_none();
     let drafts_member = f.drafts_of.flatten();
     let (a_serial, a_time, a_id) = match after {
-        Some((s, t, i)) => (Some(s), Some(t), Some(i)),
+        Some(k) => (Some(k.serial), Some(k.create_time), Some(k.id)),
         None => (None, None, None),
     };
     let rows = sqlx::query!(
@@ -519,7 +539,11 @@ pub async fn list_ids(
     let total = rows.first().map(|r| r.total).unwrap_or(0);
     Ok((
         rows.into_iter()
-            .map(|r| (r.sort_serial, r.create_time, r.id))
+            .map(|r| ListKey {
+                serial: r.sort_serial,
+                create_time: r.create_time,
+                id: r.id,
+            })
             .collect(),
         total,
     ))

@@ -436,3 +436,77 @@ async fn a_joint_proposal_goes_from_draft_to_closed_and_its_proposers_are_credit
         }
     }
 }
+
+/// Proposals page as every list does (the kit's tokens): pages of the size
+/// asked for that together are the whole list, each proposal once; a token
+/// is good only for the list and the caller it came from.
+#[tokio::test]
+async fn proposals_page_with_tokens_bound_to_their_list() {
+    let (suite, seed) = Suite::seeded(2).await;
+    for i in 0..5 {
+        submitted(
+            &suite,
+            &seed,
+            &seed.members[i % 2],
+            &format!("关于第{i}件事的建议"),
+        )
+        .await;
+    }
+    let mut office = suite.proposals(&office_token());
+    let list = |page_size: i32, page_token: String, member: &str| pb::ListProposalsRequest {
+        parent: SUIXIAN.into(),
+        page_size,
+        page_token,
+        member: member.into(),
+        ..Default::default()
+    };
+    let whole = office
+        .list_proposals(list(0, String::new(), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(whole.proposals.len(), 5);
+    assert_eq!(whole.total_size, 5);
+    assert!(whole.next_page_token.is_empty());
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut token = String::new();
+    let mut first_token = String::new();
+    loop {
+        let page = office
+            .list_proposals(list(2, token.clone(), ""))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.total_size, 5, "every page says how many in all");
+        sizes.push(page.proposals.len());
+        paged.extend(page.proposals.into_iter().map(|p| p.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if first_token.is_empty() {
+            first_token = page.next_page_token.clone();
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    let names: Vec<String> = whole.proposals.into_iter().map(|p| p.name).collect();
+    assert_eq!(paged, names, "the pages together are the list, each once");
+
+    // The token of another list (one member's proposals), or of another caller.
+    let other_list = assert_code(
+        office
+            .list_proposals(list(2, first_token.clone(), &seed.members[0]))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&other_list), ["page_token"]);
+    let other_caller = assert_code(
+        suite
+            .proposals(&admin())
+            .list_proposals(list(2, first_token, ""))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&other_caller), ["page_token"]);
+}
