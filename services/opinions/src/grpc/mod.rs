@@ -122,13 +122,12 @@ async fn view(conn: &mut Conn, rows: &[ReportRow]) -> Result<Vec<pb::OpinionRepo
             .bulletins
             .push(ChildName::format(c, "bulletins", bulletin));
     }
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|r| {
             let done = by_report.remove(&r.id).unwrap_or_default();
             report(r, done.forwards, done.handlings, done.bulletins)
         })
-        .collect())
+        .collect()
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -149,10 +148,10 @@ fn report(
     forwards: Vec<pb::Forward>,
     handlings: Vec<pb::Handling>,
     bulletins: Vec<String>,
-) -> pb::OpinionReport {
+) -> Result<pb::OpinionReport, ServiceError> {
     let c = &r.committee_id;
     let instructions = StoredInstruction::list(&r.instructions);
-    let review = Review::from_number(r.review_state).unwrap_or(Review::Submitted);
+    let review = stored_review(r)?;
     let fstates: Vec<Forward> = forwards
         .iter()
         .filter_map(|f| Forward::from_number(f.state as i16))
@@ -172,7 +171,7 @@ fn report(
         id.map(|id| ChildName::format(c, collection, id))
             .unwrap_or_default()
     };
-    pb::OpinionReport {
+    Ok(pb::OpinionReport {
         name: ChildName::format(c, "opinionReports", r.id),
         title: r.title.clone(),
         content: r.content.clone(),
@@ -199,7 +198,7 @@ fn report(
         status: status.into(),
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
-    }
+    })
 }
 
 fn forward(f: &store::reports::ForwardRow) -> pb::Forward {
@@ -292,6 +291,17 @@ fn refused(subject: &str, e: domain::Refused) -> ServiceError {
         .with_metadata("current_state", e.current)
 }
 
+/// A report's stored review state; a number no state has is an internal
+/// error, never taken for the first state.
+fn stored_review(r: &ReportRow) -> Result<Review, ServiceError> {
+    Review::from_number(r.review_state).ok_or_else(|| {
+        ServiceError::internal(format!(
+            "report {} has review state {}, which is no state",
+            r.id, r.review_state
+        ))
+    })
+}
+
 /// The review state after `step` on report `row` (named `name`), if it
 /// may be taken.
 fn review_step(
@@ -299,8 +309,7 @@ fn review_step(
     step: domain::ReviewStep,
     name: &str,
 ) -> Result<Review, ServiceError> {
-    Review::from_number(row.review_state)
-        .unwrap_or(Review::Submitted)
+    stored_review(row)?
         .transition(step)
         .map_err(|e| refused(name, e))
 }

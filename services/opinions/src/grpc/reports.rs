@@ -834,7 +834,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             )
             .into());
         };
-        let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
+        let state = Handling::from_number(h.state).ok_or_else(|| {
+            ServiceError::internal(format!(
+                "handling {} has state {}, which is no state",
+                h.id, h.state
+            ))
+        })?;
         let to = state
             .transition(HandlingStep::Answer)
             .map_err(|e| refused(&h_name(h), e))?;
@@ -863,7 +868,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let note = take_paragraphs(&mut errors, "note", &req.note, 2, 2000);
         errors.finish()?;
         let (mut change, row, before, h) = self.open_handling(&request, &req.name).await?;
-        let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
+        let state = Handling::from_number(h.state).ok_or_else(|| {
+            ServiceError::internal(format!(
+                "handling {} has state {}, which is no state",
+                h.id, h.state
+            ))
+        })?;
         state
             .transition(HandlingStep::FollowUp)
             .map_err(|e| refused(&req.name, e))?;
@@ -892,7 +902,12 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
     ) -> Result<Response<pb::CloseHandlingResponse>, Status> {
         let req = request.get_ref();
         let (mut change, row, before, mut h) = self.open_handling(&request, &req.name).await?;
-        let state = Handling::from_number(h.state).unwrap_or(Handling::Sent);
+        let state = Handling::from_number(h.state).ok_or_else(|| {
+            ServiceError::internal(format!(
+                "handling {} has state {}, which is no state",
+                h.id, h.state
+            ))
+        })?;
         let to = state
             .transition(HandlingStep::Close)
             .map_err(|e| refused(&req.name, e))?;

@@ -167,7 +167,12 @@ pub(super) async fn decide_forward(
             committee_name(decided_by)
         )));
     }
-    let state = Forward::from_number(f.state).unwrap_or(Forward::Pending);
+    let state = Forward::from_number(f.state).ok_or_else(|| {
+        ServiceError::internal(format!(
+            "forward {} has state {}, which is no state",
+            f.id, f.state
+        ))
+    })?;
     let Some(to) = state
         .transition(ForwardStep::Decide { adopted })
         .map_err(|e| refused(&name, e))?
@@ -321,7 +326,12 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             .map_err(classify_db_error)?
             .pop()
             .ok_or_else(|| ServiceError::not_found(&req.name))?;
-        let state = Inbox::from_number(r.state).unwrap_or(Inbox::Received);
+        let state = Inbox::from_number(r.state).ok_or_else(|| {
+            ServiceError::internal(format!(
+                "inbox report {} has state {}, which is no state",
+                r.id, r.state
+            ))
+        })?;
         let to = state
             .decide(req.adopted)
             .map_err(|e| refused(&req.name, e))?;
