@@ -8,8 +8,8 @@ use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
 use cppcc_kit::auth::{TokenIssuer, generate_ed25519_pem};
-use cppcc_kit::local_pg::{LocalPostgres, PgOptions, running_as_root};
 use cppcc_kit::pii::PiiCipher;
+use cppcc_local_pg::{LocalPostgres, PgOptions, running_as_root};
 
 /// Issuer of development tokens.
 pub const DEV_ISSUER: &str = "cppcc-dev";

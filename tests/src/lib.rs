@@ -29,9 +29,9 @@ use cppcc_kit::BoxError;
 use cppcc_kit::auth::{AuthArgs, Role, TokenIssuer, TokenRequest, generate_ed25519_pem};
 use cppcc_kit::config::PiiArgs;
 use cppcc_kit::db::DatabaseArgs;
-use cppcc_kit::local_pg::{LocalPostgres, PgOptions};
 use cppcc_kit::pii::PiiCipher;
 use cppcc_kit::server::{Server, ServerArgs};
+use cppcc_local_pg::{LocalPostgres, PgOptions};
 
 /// Where the test databases live.
 enum Cluster {

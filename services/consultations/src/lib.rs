@@ -4,7 +4,7 @@
 //!
 //! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
 //! services; participants are checked with the members service through
-//! `cppcc_kit::members`. Everything else comes from `cppcc-kit`.
+//! `cppcc_members_client`. Everything else comes from `cppcc-kit`.
 
 #![forbid(unsafe_code)]
 
@@ -83,7 +83,7 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         config.service_key_id.clone(),
         &config.auth,
     )?;
-    let members = cppcc_kit::members::Members::new(
+    let members = cppcc_members_client::Members::new(
         &config.members_uri,
         "--members-uri (CPPCC_CONSULTATIONS_MEMBERS_URI)",
         issuer,

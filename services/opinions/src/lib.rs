@@ -6,7 +6,7 @@
 //! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
 //! services, `delivery` the calls owed to other deployments (a parent or
 //! child committee served elsewhere). Members, informants and committees
-//! are asked of the members service through `cppcc_kit::members`.
+//! are asked of the members service through `cppcc_members_client`.
 
 #![forbid(unsafe_code)]
 
@@ -93,7 +93,7 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
         config.service_key_id.clone(),
         &config.auth,
     )?;
-    let members = cppcc_kit::members::Members::new(
+    let members = cppcc_members_client::Members::new(
         &config.members_uri,
         "--members-uri (CPPCC_OPINIONS_MEMBERS_URI)",
         issuer.clone(),

@@ -4,7 +4,7 @@
 //!
 //! `domain` holds the rules (no I/O), `store` the queries, `grpc` the
 //! services; proposers are checked with the members service through
-//! `cppcc_kit::members`. Everything else comes from `cppcc-kit`.
+//! `cppcc_members_client`. Everything else comes from `cppcc-kit`.
 
 #![forbid(unsafe_code)]
 
@@ -96,7 +96,7 @@ pub async fn server(config: &Config) -> Result<Server, BoxError> {
             None
         }
     };
-    let members = cppcc_kit::members::Members::new(
+    let members = cppcc_members_client::Members::new(
         &config.members_uri,
         "--members-uri (CPPCC_PROPOSALS_MEMBERS_URI)",
         issuer,

@@ -110,7 +110,7 @@ fn pgbench(
     clients: u32,
     duration: Duration,
 ) -> anyhow::Result<Measured> {
-    let bin = cppcc_kit::local_pg::bin_dir()?;
+    let bin = cppcc_local_pg::bin_dir()?;
     let script = std::env::temp_dir().join(format!("cppcc-bench-{}.sql", std::process::id()));
     std::fs::write(&script, PGBENCH_SCRIPT)?;
     let out = std::process::Command::new(bin.join("pgbench"))

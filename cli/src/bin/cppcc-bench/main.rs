@@ -32,7 +32,7 @@ use cppcc_cli::local::{DataDir, database};
 use cppcc_cli::up::Env;
 use cppcc_kit::auth::{Role, TokenRequest};
 use cppcc_kit::client::{Authed, Bearer};
-use cppcc_kit::local_pg::LocalPostgres;
+use cppcc_local_pg::LocalPostgres;
 use cppcc_members::intake::IntakeArgs;
 use cppcc_proto::common::v1::CommitteeLevel;
 use cppcc_proto::members::v1 as pb;

@@ -13,7 +13,7 @@ use cppcc_kit::ServiceError;
 use cppcc_kit::auth::Actor;
 use cppcc_kit::convert::timestamp;
 use cppcc_kit::db::Database;
-use cppcc_kit::members::Members;
+use cppcc_members_client::Members;
 use cppcc_proto::common::v1 as common;
 
 /// The four services on one API.

@@ -1419,7 +1419,7 @@ async fn migrate_only_migrates_and_exits() {
 /// host, is refused before anything is sent.
 #[tokio::test]
 async fn the_database_is_reached_over_tls_and_its_certificate_checked() {
-    use cppcc_kit::local_pg::{LocalPostgres, PgOptions, PgTcp, PgTls};
+    use cppcc_local_pg::{LocalPostgres, PgOptions, PgTcp, PgTls};
     use cppcc_tests::tls::{TestCa, Usage, pem_dir, write};
 
     let ca = TestCa::new("cppcc-db CA");

@@ -27,7 +27,7 @@ use cppcc_proto::proposals::v1 as pb;
 
 use crate::domain::{State, Step, StepError};
 use crate::store::proposals::{self as store, AssignmentRow, ProposalRow, ProposerRow};
-use cppcc_kit::members::Members;
+use cppcc_members_client::Members;
 
 /// The four services on one API.
 #[derive(Clone, Debug)]

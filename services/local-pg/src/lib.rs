@@ -8,6 +8,8 @@
 //! of its standard input closes, which happens when we stop it or exit,
 //! however we exit.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::process::CommandExt as _;

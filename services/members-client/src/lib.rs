@@ -2,15 +2,17 @@
 //! of the members service, which owns the registry, with the asking
 //! service's own short-lived token and a bounded wait.
 
+#![forbid(unsafe_code)]
+
 use std::time::Duration;
 
 use tonic::Code;
 use uuid::Uuid;
 
-use crate::ServiceError;
-use crate::auth::TokenIssuer;
-use crate::client::{Authed, Bearer, channel};
-use crate::names::{ChildName, committee_name};
+use cppcc_kit::ServiceError;
+use cppcc_kit::auth::TokenIssuer;
+use cppcc_kit::client::{Authed, Bearer, channel};
+use cppcc_kit::names::{ChildName, committee_name};
 use cppcc_proto::members::v1 as mpb;
 use mpb::committee_service_client::CommitteeServiceClient;
 use mpb::liaison_network_service_client::LiaisonNetworkServiceClient;
@@ -54,7 +56,7 @@ impl Members {
         flag: &str,
         issuer: TokenIssuer,
         subject: &'static str,
-    ) -> Result<Members, crate::BoxError> {
+    ) -> Result<Members, cppcc_kit::BoxError> {
         if uri.is_empty() {
             return Err(format!(
                 "{flag} is required: members are checked with the members service"
@@ -98,7 +100,7 @@ impl Members {
         Ok(self
             .committee(committee)
             .await?
-            .and_then(|c| crate::names::committee_id(&c.parent).map(str::to_owned)))
+            .and_then(|c| cppcc_kit::names::committee_id(&c.parent).map(str::to_owned)))
     }
 
     /// The opinion reports each staff member owes `committee` a month.
@@ -176,7 +178,7 @@ impl Members {
     pub async fn term_start(&self, committee: &str) -> Result<Option<time::Date>, ServiceError> {
         let found = self.committee(committee).await?;
         Ok(found.and_then(|c| c.term_start_date).and_then(|d| {
-            crate::convert::parse_date("term_start_date", Some(&d))
+            cppcc_kit::convert::parse_date("term_start_date", Some(&d))
                 .ok()
                 .flatten()
         }))
@@ -190,7 +192,7 @@ impl Members {
         field: &str,
         names: &[String],
     ) -> Result<Vec<Member>, ServiceError> {
-        let mut errors = crate::Violations::default();
+        let mut errors = cppcc_kit::Violations::default();
         for (i, n) in names.iter().enumerate() {
             match ChildName::parse(n, "members") {
                 Some(c) if c.committee == committee => {}
@@ -220,7 +222,7 @@ impl Members {
             Ok(r) => r.into_inner().members,
             Err(s) if s.code() == Code::NotFound => {
                 // Which ones: each asked alone.
-                let mut errors = crate::Violations::default();
+                let mut errors = cppcc_kit::Violations::default();
                 for (i, n) in names.iter().enumerate() {
                     let mut one = tonic::Request::new(mpb::GetMemberRequest {
                         name: n.clone(),
