@@ -14,7 +14,7 @@ use cppcc_kit::convert::timestamp;
 use cppcc_kit::error::classify_db_error;
 use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, committee_name, parse_committee};
-use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListRequest, ListSpec, OrderField};
+use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 use cppcc_kit::{ServiceError, etag};
 use cppcc_proto::members::v1 as pb;
 use pb::evaluation_service_server::EvaluationService;
@@ -366,16 +366,7 @@ fn page_of<T>(query: &ListQuery, as_of: OffsetDateTime, items: Vec<T>) -> (Vec<T
 }
 
 fn list_query(page_size: i32, page_token: &str, scope: &[&str]) -> Result<ListQuery, ServiceError> {
-    ListQuery::new(
-        &POSITIONS,
-        ListRequest {
-            page_size,
-            page_token,
-            filter: "",
-            order_by: "",
-        },
-        scope,
-    )
+    ListQuery::fixed(&POSITIONS, page_size, page_token, scope)
 }
 
 /// A read-only transaction that sees one snapshot of the data.
