@@ -508,3 +508,59 @@ async fn bad_participants_and_platforms_are_refused_and_change_nothing() {
         .await;
     assert_code(denied, Code::PermissionDenied);
 }
+
+/// Platforms page with the kit's tokens, by level then name: the pages
+/// together are the list, each platform once; another list's token is
+/// refused.
+#[tokio::test]
+async fn platforms_page_by_level_and_name() {
+    let (suite, _) = Suite::seeded(1).await;
+    for name in ["五号平台", "一号平台", "三号平台", "二号平台", "四号平台"] {
+        platform(&suite, name).await;
+    }
+    let mut platforms = suite.platforms(&staff());
+    let list = |page_size: i32, page_token: String, level: i32| pb::ListPlatformsRequest {
+        parent: SUIXIAN.into(),
+        level,
+        page_size,
+        page_token,
+    };
+    let whole = platforms
+        .list_platforms(list(0, String::new(), 0))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(whole.platforms.len(), 5);
+    assert!(whole.next_page_token.is_empty());
+    let mut paged = Vec::new();
+    let mut sizes = Vec::new();
+    let mut token = String::new();
+    let mut first_token = String::new();
+    loop {
+        let page = platforms
+            .list_platforms(list(2, token.clone(), 0))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.total_size, 5);
+        sizes.push(page.platforms.len());
+        paged.extend(page.platforms.into_iter().map(|p| p.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if first_token.is_empty() {
+            first_token = page.next_page_token.clone();
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    let names: Vec<String> = whole.platforms.into_iter().map(|p| p.name).collect();
+    assert_eq!(paged, names, "the pages together are the list, each once");
+    let other_level = assert_code(
+        platforms
+            .list_platforms(list(2, first_token, pb::PlatformLevel::Township as i32))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(fields(&other_level), ["page_token"]);
+}
