@@ -364,7 +364,7 @@ impl pb::activity_service_server::ActivityService for Api {
             )
             .into());
         }
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let members = self
             .members
             .in_office(&committee, "participants", &req.participants)
@@ -478,7 +478,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::GetActivityResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "activities")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         Ok(Response::new(pb::GetActivityResponse {
             activity: Some(self.one(&mut conn, &name, &id).await?.message),
@@ -503,7 +503,7 @@ impl pb::activity_service_server::ActivityService for Api {
             "must be a year from 1949",
         );
         errors.finish()?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let page = ListQuery::fixed(
             &ACTIVITY_PAGES,
             req.page_size,
@@ -544,7 +544,7 @@ impl pb::activity_service_server::ActivityService for Api {
         if req.members.is_empty() || req.members.len() > 1000 {
             return Err(ServiceError::invalid("members", "give 1 to 1000 members").into());
         }
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let members = self
             .members
             .in_office(&id.committee, "members", &req.members)
@@ -600,7 +600,7 @@ impl pb::activity_service_server::ActivityService for Api {
             }
         }
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         steps::open(before.row.step as u8)
@@ -660,7 +660,7 @@ impl pb::activity_service_server::ActivityService for Api {
             .collect();
         let note = take_line(&mut errors, "note", &req.note, 0, 500);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         etag::check(&req.etag, before.row.revision, &req.name)?;
@@ -783,7 +783,7 @@ impl pb::activity_service_server::ActivityService for Api {
             cppcc_kit::text::take_paragraphs(&mut errors, "opinion.text", &input.text, 2, 2000);
         let source = take_line(&mut errors, "opinion.source", &input.source, 0, 60);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
@@ -834,7 +834,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::ListOpinionsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = ChildName::parse_field("parent", &parent, "activities")?;
-        self.caller(&request, &id.committee, &parent).await?;
+        self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.one(&mut conn, &parent, &id).await?;
         let rows = store::opinions(&mut conn, id.id, None)
@@ -865,7 +865,7 @@ impl pb::activity_service_server::ActivityService for Api {
         );
         let owner = take_line(&mut errors, "problem.owner", &input.owner, 0, 60);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.parent, &id).await?;
         steps::open(before.row.step as u8)
@@ -924,7 +924,10 @@ impl pb::activity_service_server::ActivityService for Api {
         let resolution = line(&req.resolution, usize::from(solved) * 2, 1000)
             .map_err(|e| ServiceError::invalid("resolution", e))?;
         let activity = ChildName::format(&parent.committee, "activities", parent.id);
-        let actor = self.caller(&request, &parent.committee, &req.name).await?;
+        let actor = self
+            .db
+            .caller(&request, &parent.committee, &req.name)
+            .await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &activity, &parent).await?;
         steps::open(before.row.step as u8)
@@ -985,7 +988,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::ListProblemsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = ChildName::parse_field("parent", &parent, "activities")?;
-        self.caller(&request, &id.committee, &parent).await?;
+        self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.one(&mut conn, &parent, &id).await?;
         let rows = store::problems(&mut conn, id.id, None)
@@ -1002,7 +1005,7 @@ impl pb::activity_service_server::ActivityService for Api {
     ) -> Result<Response<pb::GetConsultationSettingsResponse>, Status> {
         let name = request.get_ref().name.clone();
         let committee = settings_committee("name", &name)?;
-        self.caller(&request, &committee, &name).await?;
+        self.db.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let (result_days, report_days) = crate::store::deadlines(&mut conn, &committee)
             .await
@@ -1034,7 +1037,7 @@ impl pb::activity_service_server::ActivityService for Api {
             );
         }
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &input.name).await?;
+        let actor = self.db.caller(&request, &committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (old_result, old_report) = crate::store::deadlines(change.conn(), &committee)
             .await
@@ -1072,7 +1075,7 @@ impl pb::activity_service_server::ActivityService for Api {
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let as_of =
             parse_date("as_of_date", req.as_of_date.as_ref())?.unwrap_or_else(|| self.db.today());
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::overdue(&mut conn, &committee, as_of)
             .await

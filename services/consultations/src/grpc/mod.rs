@@ -6,7 +6,6 @@ mod plans;
 mod platforms;
 mod results;
 
-use tonic::Request;
 use uuid::Uuid;
 
 use cppcc_kit::ServiceError;
@@ -26,17 +25,6 @@ pub struct Api {
 impl Api {
     pub fn new(db: Database, members: Members) -> Api {
         Api { db, members }
-    }
-
-    /// The caller, checked for its committee (see
-    /// `Database::caller`).
-    async fn caller<T>(
-        &self,
-        request: &Request<T>,
-        committee: &str,
-        resource: &str,
-    ) -> Result<Actor, ServiceError> {
-        self.db.caller(request, committee, resource).await
     }
 }
 

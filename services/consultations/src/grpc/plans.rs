@@ -156,7 +156,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let year = year_field("year", req.year)?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let steps = StoredStamp::now(&actor, "made").json()?;
         if let Err(e) = store::insert_version(change.conn(), &committee, year, 1, &steps).await {
@@ -189,7 +189,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
     ) -> Result<Response<pb::GetConsultationPlanResponse>, Status> {
         let name = request.get_ref().name.clone();
         let (committee, year, version) = plan_name("name", &name)?;
-        self.caller(&request, &committee, &name).await?;
+        self.db.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let v = store::version(&mut conn, &committee, year, version, false)
             .await
@@ -235,7 +235,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
             .map(|(i, d)| take_line(&mut errors, &format!("item.departments[{i}]"), d, 2, 40))
             .collect();
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.plan).await?;
+        let actor = self.db.caller(&request, &committee, &req.plan).await?;
         let mut change = self.db.change(&actor).await?;
         let (v, ..) = self
             .plan_step(&mut change, &req.plan, PlanStep::Edit)
@@ -278,7 +278,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
         let (committee, ..) = plan_name("plan", &req.plan)?;
         let id = Uuid::try_parse(&req.item_id)
             .map_err(|_| ServiceError::invalid("item_id", "not an item id"))?;
-        let actor = self.caller(&request, &committee, &req.plan).await?;
+        let actor = self.db.caller(&request, &committee, &req.plan).await?;
         let mut change = self.db.change(&actor).await?;
         let (v, ..) = self
             .plan_step(&mut change, &req.plan, PlanStep::Edit)
@@ -316,7 +316,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
     ) -> Result<Response<pb::SubmitConsultationPlanResponse>, Status> {
         let req = request.get_ref();
         let (committee, ..) = plan_name("name", &req.name)?;
-        let actor = self.caller(&request, &committee, &req.name).await?;
+        let actor = self.db.caller(&request, &committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (v, _, to) = self
             .plan_step(&mut change, &req.name, PlanStep::Submit)
@@ -363,7 +363,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
         let (committee, ..) = plan_name("name", &req.name)?;
         let reason = line(&req.reason, usize::from(!req.approve), 500)
             .map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &committee, &req.name).await?;
+        let actor = self.db.caller(&request, &committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let step = if req.approve {
             PlanStep::Approve
@@ -432,7 +432,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
         let req = request.get_ref();
         let (committee, year) = plan_parent("parent", &req.parent)?;
         let reason = line(&req.reason, 1, 500).map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let in_force = store::version(change.conn(), &committee, year, None, true)
             .await
@@ -480,7 +480,7 @@ impl pb::consultation_plan_service_server::ConsultationPlanService for Api {
     ) -> Result<Response<pb::GetPlanProgressResponse>, Status> {
         let req = request.get_ref();
         let (committee, year) = plan_parent("parent", &req.parent)?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let (items, completion) = progress(&mut conn, &committee, year).await?;
         Ok(Response::new(pb::GetPlanProgressResponse {

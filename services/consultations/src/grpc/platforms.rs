@@ -154,7 +154,7 @@ impl pb::platform_service_server::PlatformService for Api {
         let mut errors = Violations::default();
         apply(&mut errors, input, PLATFORM_MASK.updatable, &mut row);
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let name = ChildName::format(&committee, "platforms", row.id);
         let mut change = self.db.change(&actor).await?;
         let fp = fingerprint(req, &actor, |r| r.request_id.clear());
@@ -199,7 +199,7 @@ impl pb::platform_service_server::PlatformService for Api {
     ) -> Result<Response<pb::GetPlatformResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "platforms")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let row = store::get(&mut conn, &id.committee, id.id, false)
             .await
@@ -219,7 +219,7 @@ impl pb::platform_service_server::PlatformService for Api {
         if req.level != 0 && !is_set::<pb::PlatformLevel>(req.level) {
             return Err(ServiceError::invalid("level", "not a platform level").into());
         }
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let page = ListQuery::fixed(
             &PLATFORM_PAGES,
             req.page_size,
@@ -272,7 +272,7 @@ impl pb::platform_service_server::PlatformService for Api {
             "has_archives" => input.has_archives,
             _ => false,
         })?;
-        let actor = self.caller(&request, &id.committee, &input.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = store::get(change.conn(), &id.committee, id.id, true)
             .await
@@ -319,7 +319,7 @@ impl pb::platform_service_server::PlatformService for Api {
     ) -> Result<Response<pb::GetPlatformBudgetResponse>, Status> {
         let name = request.get_ref().name.clone();
         let (committee, year) = budget_name("name", &name)?;
-        self.caller(&request, &committee, &name).await?;
+        self.db.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         Ok(Response::new(pb::GetPlatformBudgetResponse {
             budget: Some(read_budget(&mut conn, &committee, year).await?),
@@ -337,7 +337,7 @@ impl pb::platform_service_server::PlatformService for Api {
             .ok_or_else(|| ServiceError::invalid("budget", "required"))?;
         let (committee, year) = budget_name("budget.name", &input.name)?;
         let amount = money("budget.amount", input.amount.as_ref())?;
-        let actor = self.caller(&request, &committee, &input.name).await?;
+        let actor = self.db.caller(&request, &committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         store::lock_budget(change.conn(), &committee, year)
             .await
@@ -385,7 +385,7 @@ impl pb::platform_service_server::PlatformService for Api {
     ) -> Result<Response<pb::GetPlatformFundResponse>, Status> {
         let name = request.get_ref().name.clone();
         let (platform, year) = fund_name("name", &name)?;
-        self.caller(&request, &platform.committee, &name).await?;
+        self.db.caller(&request, &platform.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         self.platform_exists(&mut conn, &platform).await?;
         let row = store::fund(&mut conn, platform.id, year)
@@ -416,6 +416,7 @@ impl pb::platform_service_server::PlatformService for Api {
             .into());
         }
         let actor = self
+            .db
             .caller(&request, &platform.committee, &input.name)
             .await?;
         let committee = platform.committee.clone();

@@ -145,7 +145,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         };
         errors.finish()?;
         let (activity, send_day) = (activity.expect("checked"), send_day.expect("checked"));
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "results", id);
         let mut change = self.db.change(&actor).await?;
@@ -257,7 +257,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
     ) -> Result<Response<pb::GetConsultationResultResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "results")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let r = store::list(&mut conn, &id.committee, Some(&[id.id]), None, None, false)
             .await
@@ -276,7 +276,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::list(&mut conn, &committee, None, None, Some(year.into()), false)
             .await
@@ -295,7 +295,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         let mut errors = Violations::default();
         let (stored, _) = StoredInstruction::take(&mut errors, req.instruction.as_ref())?;
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (before, _) = self.locked_result(&mut change, &req.name).await?;
         let stored = stored.json()?;
@@ -342,7 +342,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         );
         let actions = take_paragraphs(&mut errors, "actions", &req.actions, 2, 5000);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (before, _) = self.locked_result(&mut change, &req.name).await?;
         store::feedback(change.conn(), id.id, req.adoption as i16, &actions)
@@ -410,7 +410,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
             }
         }
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let fp = fingerprint(req, &actor, |r| r.request_id.clear());
         let claimed = format!("committees/{committee}/publications/{year}");
@@ -488,7 +488,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::publications(&mut conn, &committee, year, None)
             .await
@@ -505,7 +505,7 @@ impl pb::consultation_result_service_server::ConsultationResultService for Api {
         let req = request.get_ref();
         let committee = parse_committee("committee", &req.committee)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.committee).await?;
+        self.db.caller(&request, &committee, &req.committee).await?;
         let first = time::Date::from_calendar_date(year.into(), time::Month::January, 1)
             .map_err(ServiceError::internal)?;
         let last = time::Date::from_calendar_date(year.into(), time::Month::December, 31)

@@ -97,7 +97,7 @@ impl pb::bulletin_service_server::BulletinService for Api {
             input.issue_date.as_ref(),
             None,
         )?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let id = Uuid::now_v7();
         let name = ChildName::format(&committee, "bulletins", id);
         let mut change = self.db.change(&actor).await?;
@@ -179,7 +179,7 @@ impl pb::bulletin_service_server::BulletinService for Api {
     ) -> Result<Response<pb::GetBulletinResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "bulletins")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let b = one(&mut conn, &id.committee, id.id)
             .await?
@@ -196,7 +196,7 @@ impl pb::bulletin_service_server::BulletinService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::reports::bulletins(&mut conn, &committee, None, Some(year))
             .await

@@ -9,7 +9,6 @@ mod upward;
 
 use std::collections::HashMap;
 
-use tonic::Request;
 use uuid::Uuid;
 
 use cppcc_kit::ServiceError;
@@ -45,16 +44,6 @@ impl Api {
             members,
             remotes,
         }
-    }
-
-    /// The caller, checked for its role and committee.
-    async fn caller<T>(
-        &self,
-        request: &Request<T>,
-        committee: &str,
-        resource: &str,
-    ) -> Result<Actor, ServiceError> {
-        self.db.caller(request, committee, resource).await
     }
 }
 

@@ -50,7 +50,7 @@ impl pb::opinion_quota_service_server::OpinionQuotaService for Api {
         );
         let unit = take_line(&mut errors, "staff.unit", &input.unit, 2, 40);
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let row = StaffRow {
             id: Uuid::now_v7(),
             committee_id: committee.clone(),
@@ -91,7 +91,7 @@ impl pb::opinion_quota_service_server::OpinionQuotaService for Api {
     ) -> Result<Response<pb::ListOpinionStaffResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::staff(&mut conn, &committee, None)
             .await
@@ -107,7 +107,7 @@ impl pb::opinion_quota_service_server::OpinionQuotaService for Api {
     ) -> Result<Response<pb::SetOpinionStaffActiveResponse>, Status> {
         let req = request.get_ref();
         let id = ChildName::parse_field("name", &req.name, "opinionStaff")?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = one(change.conn(), &id.committee, id.id)
             .await?
@@ -145,7 +145,7 @@ impl pb::opinion_quota_service_server::OpinionQuotaService for Api {
             .ok_or_else(|| {
                 ServiceError::invalid("month", format!("must be 1 to 12, not {}", req.month))
             })?;
-        self.caller(&request, &committee, &req.committee).await?;
+        self.db.caller(&request, &committee, &req.committee).await?;
         let quota = self.members.monthly_opinion_quota(&committee).await?;
         let first = time::Date::from_calendar_date(year.into(), month, 1)
             .map_err(ServiceError::internal)?;

@@ -57,7 +57,7 @@ impl Api {
         name: &str,
     ) -> Result<(Change, ReportRow, pb::OpinionReport), ServiceError> {
         let id = ChildName::parse_field("name", name, "opinionReports")?;
-        let actor = self.caller(request, &id.committee, name).await?;
+        let actor = self.db.caller(request, &id.committee, name).await?;
         let mut change = self.db.change(&actor).await?;
         let (row, before) = self.locked(&mut change, name).await?;
         Ok((change, row, before))
@@ -329,7 +329,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
             input.submit_date.as_ref(),
             None,
         )?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let who = self.contributor(&committee, &actor, input, station).await?;
         let row = new_row(
             &committee,
@@ -366,7 +366,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
     ) -> Result<Response<pb::GetOpinionReportResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "opinionReports")?;
-        let actor = self.caller(&request, &id.committee, &name).await?;
+        let actor = self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let ids = [id.id];
         let filter = visible(
@@ -406,7 +406,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
                 .into());
             }
         };
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         // What the caller sees is part of the list a token belongs to.
         let page = cppcc_kit::page::ListQuery::fixed(
             &pages::REPORTS,
@@ -558,7 +558,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let req = request.get_ref();
         let id = ChildName::parse_field("name", &req.name, "opinionReports")?;
         let target = parse_committee("target", &req.target)?.to_owned();
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let parent = self.members.parent(&id.committee).await?;
         let Some(parent) = parent else {
             return Err(ServiceError::failed_precondition(
@@ -782,7 +782,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let mut errors = Violations::default();
         let feedback = take_paragraphs(&mut errors, "feedback", &req.feedback, 2, 5000);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let unit_name = if actor.role == Role::HandlingUnit {
             let own = actor.unit.clone().unwrap_or_default();
             if !req.unit.is_empty() && req.unit != own {
@@ -980,7 +980,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         errors.finish()?;
         // The deciding committee's own call: its service, or its system
         // in the upper committee role.
-        let actor = self.caller(&request, &decided_by, &req.name).await?;
+        let actor = self.db.caller(&request, &decided_by, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let f = super::upward::decide_forward(
             &mut change,
@@ -1020,7 +1020,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         errors.finish()?;
         let proposal = proposal.expect("checked");
         let day = day_field(self.db.today(), "date", req.date.as_ref(), None)?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let existing = {
             let mut conn = self.db.acquire().await?;
             let rows = store::reports::list(
@@ -1078,7 +1078,7 @@ impl pb::opinion_report_service_server::OpinionReportService for Api {
         let req = request.get_ref();
         let committee = parse_committee("committee", &req.committee)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.committee).await?;
+        self.db.caller(&request, &committee, &req.committee).await?;
         let term_start = self.members.term_start(&committee).await?;
         let first = time::Date::from_calendar_date(year.into(), time::Month::January, 1)
             .map_err(ServiceError::internal)?;

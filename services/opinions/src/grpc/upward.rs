@@ -231,7 +231,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
             })?
             .to_owned();
         // The forwarding committee's own service delivers.
-        let actor = self.caller(&request, &source, &input.forward).await?;
+        let actor = self.db.caller(&request, &source, &input.forward).await?;
         if self.remotes.is_remote(&target) {
             return Err(ServiceError::failed_precondition(
                 "NOT_SERVED_HERE",
@@ -257,7 +257,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
     ) -> Result<Response<pb::GetInboxReportResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "inboxReports")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let r = store::inbox::list(&mut conn, &id.committee, Some(&[id.id]), None, false)
             .await
@@ -286,7 +286,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
                 .into());
             }
         };
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let page = cppcc_kit::page::ListQuery::fixed(
             &pages::INBOX,
             req.page_size,
@@ -319,7 +319,7 @@ impl pb::upward_inbox_service_server::UpwardInboxService for Api {
         let mut errors = Violations::default();
         let note = take_paragraphs(&mut errors, "note", &req.note, 0, 2000);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let r = store::inbox::list(change.conn(), &id.committee, Some(&[id.id]), None, true)
             .await

@@ -213,7 +213,7 @@ impl Api {
         } else {
             Some(unit_name("unit", &req.unit, &committee)?)
         };
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         if actor.role == Role::HandlingUnit {
             let own = unit_id(&actor)
                 .ok_or_else(|| ServiceError::permission_denied("this unit token names no unit"))?;
@@ -278,7 +278,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
             .ok_or_else(|| ServiceError::invalid("rules", "required"))?;
         let year = year_field("rules.year", input.year)?;
         let items = assessment::items_from_proto(&input.items)?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let before = astore::rules(change.conn(), &committee, year)
             .await
@@ -316,7 +316,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
         let (parent, year) = name.rsplit_once("/assessmentRules/").ok_or_else(bad)?;
         let committee = committee_id(parent).ok_or_else(bad)?.to_owned();
         let year = year_field("name", year.parse().map_err(|_| bad())?)?;
-        self.caller(&request, &committee, &name).await?;
+        self.db.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let (items, at) = self.table(&mut conn, &committee, year).await?;
         Ok(Response::new(pb::GetAssessmentRulesResponse {
@@ -333,7 +333,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
         let unit = unit_name("unit", &req.unit, &committee)?;
         let year = year_field("year", req.year)?;
         let note = line(&req.note, 0, 500).map_err(|e| ServiceError::invalid("note", e))?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let (items, _) = self.table(change.conn(), &committee, year).await?;
         let item = items.iter().find(|i| i.code == req.code).ok_or_else(|| {
@@ -413,7 +413,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
         }
         let comment =
             line(&req.comment, 0, 1000).map_err(|e| ServiceError::invalid("comment", e))?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let member = match actor.role {
             Role::Member => {
                 let me = member_id(&actor).ok_or_else(|| {
@@ -487,7 +487,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let assessments = self.assessments(&mut conn, &committee, year).await?;
         Ok(Response::new(pb::ListUnitAssessmentsResponse {
@@ -502,7 +502,7 @@ impl pb::proposal_assessment_service_server::ProposalAssessmentService for Api {
         let req = request.get_ref();
         let committee = parse_committee("committee", &req.committee)?.to_owned();
         let year = year_field("year", req.year)?;
-        self.caller(&request, &committee, &req.committee).await?;
+        self.db.caller(&request, &committee, &req.committee).await?;
         let mut conn = self.db.acquire().await?;
         let sessions = office_store::sessions(&mut conn, &committee, None)
             .await

@@ -80,7 +80,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         let leader_name = take_line(&mut errors, "leader_name", &req.leader_name, 2, 20);
         let leader_title = take_line(&mut errors, "leader_title", &req.leader_title, 2, 30);
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &req.name, &id).await?;
         decide(&p, Step::FollowUp, actor.role)?;
@@ -157,7 +157,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
             },
         );
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &req.parent, &id).await?;
         decide(&p, Step::FollowUp, actor.role)?;
@@ -217,7 +217,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
     ) -> Result<Response<pb::ListFollowUpsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = proposal_name("parent", &parent)?;
-        let actor = self.caller(&request, &id.committee, &parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.visible(&mut conn, &actor, &parent, &id).await?;
         let rows = fstore::list(&mut conn, id.id, None)
@@ -259,7 +259,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         );
         let reason = take_paragraphs(&mut errors, "nomination.reason", &input.reason, 2, 2000);
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &input.proposal, &id).await?;
         if !matches!(p.state, State::Replied | State::Rated | State::Closed) {
@@ -313,7 +313,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         let id = ChildName::parse_field("name", &req.name, "excellentNominations")?;
         let reason = cppcc_kit::text::line(&req.reason, usize::from(!req.accept), 500)
             .map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let row = fstore::excellent(change.conn(), &id.committee, None, Some(id.id), true)
             .await
@@ -363,7 +363,7 @@ impl pb::proposal_follow_up_service_server::ProposalFollowUpService for Api {
         if !(1949..=2200).contains(&req.year) {
             return Err(ServiceError::invalid("year", "must be a year from 1949").into());
         }
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = fstore::excellent(&mut conn, &committee, Some(req.year as i16), None, false)
             .await

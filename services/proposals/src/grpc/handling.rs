@@ -219,7 +219,7 @@ impl Api {
             "required: the day the unit asks to reply by",
         );
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.parent).await?;
         let unit = acting_unit(&actor, "request.unit", &input.unit, &id.committee)?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &req.parent, &id).await?;
@@ -312,7 +312,7 @@ impl Api {
     ) -> Result<Response<pb::ListHandlingRequestsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = proposal_name("parent", &parent)?;
-        let actor = self.caller(&request, &id.committee, &parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.visible(&mut conn, &actor, &parent, &id).await?;
         let rows = hstore::requests(&mut conn, id.id, None)
@@ -338,7 +338,10 @@ impl Api {
             .map_err(|e| ServiceError::invalid("reason", e))?;
         let granted_due = parse_date("reply_due_date", req.reply_due_date.as_ref())?;
         let proposal_name = ChildName::format(&parent.committee, "proposals", parent.id);
-        let actor = self.caller(&request, &parent.committee, &req.name).await?;
+        let actor = self
+            .db
+            .caller(&request, &parent.committee, &req.name)
+            .await?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &proposal_name, &parent).await?;
         let r = hstore::requests(change.conn(), p.row.id, Some(rid))
@@ -537,7 +540,7 @@ impl Api {
             "required",
         );
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.parent).await?;
         let unit = acting_unit(&actor, "reply.unit", &input.unit, &id.committee)?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &req.parent, &id).await?;
@@ -633,7 +636,10 @@ impl Api {
         let (parent, _) = sub_name("name", &req.name, "replies")?;
         let opinion =
             line(&req.opinion, 1, 2000).map_err(|e| ServiceError::invalid("opinion", e))?;
-        let actor = self.caller(&request, &parent.committee, &req.name).await?;
+        let actor = self
+            .db
+            .caller(&request, &parent.committee, &req.name)
+            .await?;
         let unit = acting_unit(&actor, "unit", &req.unit, &parent.committee)?;
         let mut change = self.db.change(&actor).await?;
         let (p, r) = self.locked_reply(&mut change, &req.name).await?;
@@ -676,7 +682,10 @@ impl Api {
     ) -> Result<Response<pb::SubmitReplyResponse>, Status> {
         let req = request.get_ref();
         let (parent, _) = sub_name("name", &req.name, "replies")?;
-        let actor = self.caller(&request, &parent.committee, &req.name).await?;
+        let actor = self
+            .db
+            .caller(&request, &parent.committee, &req.name)
+            .await?;
         let mut change = self.db.change(&actor).await?;
         let (p, r) = self.locked_reply(&mut change, &req.name).await?;
         if actor.role == Role::HandlingUnit && unit_id(&actor) != Some(r.unit_id) {
@@ -755,7 +764,10 @@ impl Api {
         let req = request.get_ref();
         let (parent, _) = sub_name("name", &req.name, "replies")?;
         let reason = line(&req.reason, 0, 500).map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &parent.committee, &req.name).await?;
+        let actor = self
+            .db
+            .caller(&request, &parent.committee, &req.name)
+            .await?;
         let mut change = self.db.change(&actor).await?;
         let (p, r) = self.locked_reply(&mut change, &req.name).await?;
         let (settings, _) = office_store::settings(change.conn(), &parent.committee)
@@ -875,7 +887,7 @@ impl Api {
     ) -> Result<Response<pb::ListRepliesResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = proposal_name("parent", &parent)?;
-        let actor = self.caller(&request, &id.committee, &parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         let p = self.visible(&mut conn, &actor, &parent, &id).await?;
         let rows = hstore::replies(&mut conn, &[id.id], None, None)
@@ -926,7 +938,7 @@ impl Api {
             1000,
         );
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let (member, by_staff) = match actor.role {
             Role::Member => {
                 let me = member_id(&actor).ok_or_else(|| {
@@ -1076,7 +1088,7 @@ impl Api {
     ) -> Result<Response<pb::ListRatingsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = proposal_name("parent", &parent)?;
-        let actor = self.caller(&request, &id.committee, &parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.visible(&mut conn, &actor, &parent, &id).await?;
         let rows = hstore::ratings(&mut conn, id.id, None)
@@ -1097,7 +1109,7 @@ impl Api {
         let req = request.get_ref();
         let id = proposal_name("name", &req.name)?;
         let reason = line(&req.reason, 0, 500).map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let p = self.lock(&mut change, &req.name, &id).await?;
         let to = decide(&p, Step::Close, actor.role)?;

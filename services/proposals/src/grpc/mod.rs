@@ -10,7 +10,6 @@ mod proposals;
 use std::collections::HashMap;
 
 use time::OffsetDateTime;
-use tonic::Request;
 use uuid::Uuid;
 
 use cppcc_kit::auth::{Actor, Role};
@@ -39,17 +38,6 @@ pub struct Api {
 impl Api {
     pub fn new(db: Database, members: Members) -> Api {
         Api { db, members }
-    }
-
-    /// The caller, checked for its committee (see
-    /// `Database::caller`).
-    async fn caller<T>(
-        &self,
-        request: &Request<T>,
-        committee: &str,
-        resource: &str,
-    ) -> Result<Actor, ServiceError> {
-        self.db.caller(request, committee, resource).await
     }
 
     /// The proposals with `ids` as messages, in the order of `ids`; ids with

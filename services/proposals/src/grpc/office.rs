@@ -129,7 +129,7 @@ impl ProposalOfficeService for Api {
             );
         }
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let row = SessionRow {
             id: Uuid::now_v7(),
             committee_id: committee.clone(),
@@ -173,7 +173,8 @@ impl ProposalOfficeService for Api {
         request: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         let committee = parse_committee("parent", &request.get_ref().parent)?.to_owned();
-        self.caller(&request, &committee, &request.get_ref().parent)
+        self.db
+            .caller(&request, &committee, &request.get_ref().parent)
             .await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::sessions(&mut conn, &committee, None)
@@ -198,7 +199,7 @@ impl ProposalOfficeService for Api {
         let display_name = take_line(&mut errors, "unit.display_name", &input.display_name, 2, 60);
         let kind = take_line(&mut errors, "unit.kind", &input.kind, 0, 20);
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let row = UnitRow {
             id: Uuid::now_v7(),
             committee_id: committee.clone(),
@@ -235,7 +236,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::GetHandlingUnitResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "units")?;
-        self.caller(&request, &id.committee, &name).await?;
+        self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let row = store::units(&mut conn, &id.committee, Some(&[id.id]), true)
             .await
@@ -253,7 +254,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::ListHandlingUnitsResponse>, Status> {
         let req = request.get_ref();
         let committee = parse_committee("parent", &req.parent)?.to_owned();
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         let rows = store::units(&mut conn, &committee, None, req.show_retired)
             .await
@@ -269,7 +270,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::RetireHandlingUnitResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = ChildName::parse_field("name", &name, "units")?;
-        let actor = self.caller(&request, &id.committee, &name).await?;
+        let actor = self.db.caller(&request, &id.committee, &name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = store::units(change.conn(), &id.committee, Some(&[id.id]), true)
             .await
@@ -305,7 +306,7 @@ impl ProposalOfficeService for Api {
     ) -> Result<Response<pb::GetProposalSettingsResponse>, Status> {
         let name = request.get_ref().name.clone();
         let committee = settings_committee("name", &name)?;
-        self.caller(&request, &committee, &name).await?;
+        self.db.caller(&request, &committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let (s, at) = store::settings(&mut conn, &committee)
             .await
@@ -326,7 +327,7 @@ impl ProposalOfficeService for Api {
             .ok_or_else(|| ServiceError::invalid("settings", "required"))?;
         let committee = settings_committee("settings.name", &input.name)?;
         let settings = Settings::from_proto(&input)?;
-        let actor = self.caller(&request, &committee, &input.name).await?;
+        let actor = self.db.caller(&request, &committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let (old, old_at) = store::settings(change.conn(), &committee)
             .await
@@ -376,7 +377,7 @@ impl ProposalOfficeService for Api {
             }
         }
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut change = self.db.change(&actor).await?;
         for row in &rows {
             store::put_calendar_day(change.conn(), &committee, row)
@@ -404,7 +405,7 @@ impl ProposalOfficeService for Api {
             .ok()
             .filter(|_| (1949..=2200).contains(&req.year))
             .ok_or_else(|| ServiceError::invalid("year", "must be a year from 1949"))?;
-        self.caller(&request, &committee, &req.parent).await?;
+        self.db.caller(&request, &committee, &req.parent).await?;
         let last =
             time::Date::from_calendar_date(req.year, time::Month::December, 31).expect("a day");
         let mut conn = self.db.acquire().await?;

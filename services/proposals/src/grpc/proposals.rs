@@ -287,7 +287,7 @@ impl Api {
         moved: impl FnOnce(&Viewed, State) -> store::Moved,
     ) -> Result<(Change, Viewed, Viewed), ServiceError> {
         let id = proposal_name("name", name)?;
-        let actor = self.caller(request, &id.committee, name).await?;
+        let actor = self.db.caller(request, &id.committee, name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, name, &id).await?;
         let to = decide(&before, step, actor.role)?;
@@ -324,7 +324,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         let on_behalf_of = check_on_behalf(&mut errors, input.kind, &input.on_behalf_of);
         errors.check(input.session.is_empty(), "proposal.session", "required");
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let lead = match actor.role {
             Role::Member => {
                 let own = actor.member.clone().ok_or_else(|| {
@@ -448,7 +448,7 @@ impl pb::proposal_service_server::ProposalService for Api {
     ) -> Result<Response<pb::GetProposalResponse>, Status> {
         let name = request.get_ref().name.clone();
         let id = proposal_name("name", &name)?;
-        let actor = self.caller(&request, &id.committee, &name).await?;
+        let actor = self.db.caller(&request, &id.committee, &name).await?;
         let mut conn = self.db.acquire().await?;
         let p = self.visible(&mut conn, &actor, &name, &id).await?;
         Ok(Response::new(pb::GetProposalResponse {
@@ -486,7 +486,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             }
         }
         errors.finish()?;
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let mut conn = self.db.acquire().await?;
         if !req.session.is_empty() {
             filter.session =
@@ -569,7 +569,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             "session" => !input.session.is_empty(),
             _ => false,
         })?;
-        let actor = self.caller(&request, &id.committee, &input.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &input.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &input.name, &id).await?;
         etag::check(&input.etag, before.row.revision, &input.name)?;
@@ -686,7 +686,7 @@ impl pb::proposal_service_server::ProposalService for Api {
             "invite 1 to 50 members",
         );
         errors.finish()?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let invited = self
             .members
             .in_office(&id.committee, "members", &req.members)
@@ -761,7 +761,7 @@ impl pb::proposal_service_server::ProposalService for Api {
     ) -> Result<Response<pb::SignProposalResponse>, Status> {
         let req = request.get_ref();
         let id = proposal_name("name", &req.name)?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let me = member_id(&actor)
             .ok_or_else(|| ServiceError::permission_denied("this member token names no member"))?;
         let mut change = self.db.change(&actor).await?;
@@ -842,7 +842,7 @@ impl pb::proposal_service_server::ProposalService for Api {
     ) -> Result<Response<pb::SubmitProposalResponse>, Status> {
         let req = request.get_ref();
         let id = proposal_name("name", &req.name)?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         // Everyone who signed must still be in office: asked of the members
         // service before the proposal is locked, and checked unchanged after.
         let signed_now = |p: &Viewed| -> Vec<String> {
@@ -973,7 +973,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         let id = proposal_name("name", &req.name)?;
         let reason = cppcc_kit::text::line(&req.reason, 1, 500)
             .map_err(|e| ServiceError::invalid("reason", e))?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         let to = decide(&before, Step::Withdraw, actor.role)?;
@@ -1012,7 +1012,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         let note = cppcc_kit::text::line(&req.note, 0, 500)
             .map_err(|e| ServiceError::invalid("note", e))?;
         let id = proposal_name("name", &req.name)?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let before = self.lock(&mut change, &req.name, &id).await?;
         let to = decide(&before, Step::File, actor.role)?;
@@ -1094,7 +1094,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         }
         let note = cppcc_kit::text::line(&req.note, 0, 500)
             .map_err(|e| ServiceError::invalid("note", e))?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         // Both locked, in id order, as every change taking two does.
         let (first, second) = if id.id < with.id {
@@ -1240,7 +1240,7 @@ impl pb::proposal_service_server::ProposalService for Api {
         let id = proposal_name("name", &req.name)?;
         let note = cppcc_kit::text::line(&req.note, 0, 500)
             .map_err(|e| ServiceError::invalid("note", e))?;
-        let actor = self.caller(&request, &id.committee, &req.name).await?;
+        let actor = self.db.caller(&request, &id.committee, &req.name).await?;
         let mut change = self.db.change(&actor).await?;
         let units = self
             .check_units(
@@ -1358,7 +1358,7 @@ impl pb::proposal_service_server::ProposalService for Api {
     ) -> Result<Response<pb::ListTransitionsResponse>, Status> {
         let parent = request.get_ref().parent.clone();
         let id = proposal_name("parent", &parent)?;
-        let actor = self.caller(&request, &id.committee, &parent).await?;
+        let actor = self.db.caller(&request, &id.committee, &parent).await?;
         let mut conn = self.db.acquire().await?;
         self.visible(&mut conn, &actor, &parent, &id).await?;
         let rows = store::transitions(&mut conn, id.id)
@@ -1409,7 +1409,7 @@ impl pb::proposal_service_server::ProposalService for Api {
                 ServiceError::invalid("title", "give a title or text to compare with").into(),
             );
         }
-        let actor = self.caller(&request, &committee, &req.parent).await?;
+        let actor = self.db.caller(&request, &committee, &req.parent).await?;
         let limit = if req.page_size == 0 { 5 } else { req.page_size } as i64;
         let mut conn = self.db.acquire().await?;
         let found = store::similar(&mut conn, &committee, &wanted, exclude, limit)
