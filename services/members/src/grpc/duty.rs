@@ -177,6 +177,9 @@ fn in_office_on(
             )
             .with_metadata("current_state", state))
         }
+        Err(NotInOffice::Unreadable(n)) => Err(ServiceError::internal(format!(
+            "{member} has status {n}, which is no status"
+        ))),
     }
 }
 

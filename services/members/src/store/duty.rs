@@ -417,6 +417,9 @@ pub enum NotInOffice {
     BeforeJoining(Date),
     /// It left office (status now, and the day it left if known).
     Left(MemberStatus, Option<Date>),
+    /// Its stored status is a number no status has: never taken for in
+    /// office.
+    Unreadable(i16),
 }
 
 impl TenureRow {
@@ -427,7 +430,8 @@ impl TenureRow {
         {
             return Err(NotInOffice::BeforeJoining(joined));
         }
-        let status = MemberStatus::from_number(self.status).unwrap_or(MemberStatus::Active);
+        let status =
+            MemberStatus::from_number(self.status).ok_or(NotInOffice::Unreadable(self.status))?;
         match (status.is_final(), self.left_on) {
             (false, _) => Ok(()),
             (true, Some(left)) if day < left => Ok(()),
@@ -635,6 +639,12 @@ mod tests {
             t.in_office_on(day(9, 1)),
             Ok(()),
             "suspended members are in office"
+        );
+        t.status = 99;
+        assert_eq!(
+            t.in_office_on(day(9, 1)),
+            Err(NotInOffice::Unreadable(99)),
+            "a status no status has is never in office"
         );
     }
 }
