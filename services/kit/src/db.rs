@@ -199,11 +199,6 @@ impl Database {
         self.clock.today()
     }
 
-    /// This service's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
     /// This database, sealing its audit chain with `key`.
     pub fn with_audit_key(mut self, key: Option<&[u8]>) -> Database {
         self.audit_key = key.map(Arc::from);

@@ -79,6 +79,13 @@ impl Key {
     }
 }
 
+/// The tie-break most lists use: the row's own id, a UUID column `id`.
+pub const BY_ID: OrderField = OrderField {
+    name: "id",
+    sql: "id",
+    kind: KeyKind::Uuid,
+};
+
 /// A row that can be paged: it can tell its value for each order field
 /// (and for the tie-break).
 pub trait Keyed {

@@ -84,9 +84,9 @@ async fn round(db: &Database, opinions: &Opinions) -> Result<(), cppcc_kit::BoxE
             tracing::warn!(proposal = %p.id, "a converted proposal without a proposer cannot be credited; left pending");
             continue;
         };
-        let day = (p.convert_time.unwrap_or_else(time::OffsetDateTime::now_utc)
-            + time::Duration::hours(8))
-        .date();
+        let day = cppcc_kit::clock::day_in_china(
+            p.convert_time.unwrap_or_else(time::OffsetDateTime::now_utc),
+        );
         let content = [p.reason.trim(), p.suggestions.trim()]
             .into_iter()
             .filter(|s| !s.is_empty())

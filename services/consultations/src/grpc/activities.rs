@@ -22,7 +22,7 @@ use crate::domain::{duty_of, is_set, problem_moves};
 use crate::store::activities::{self as store, ActivityRow, OpinionRow, ProblemRow};
 use crate::store::plans as plan_store;
 use crate::store::platforms as platform_store;
-use cppcc_kit::page::{Key, KeyKind, ListQuery, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, ListQuery, ListSpec, OrderField};
 
 /// Activities page newest day first (the kit's page tokens).
 const ACTIVITY_PAGES: ListSpec = ListSpec {
@@ -33,11 +33,7 @@ const ACTIVITY_PAGES: ListSpec = ListSpec {
         kind: KeyKind::Date,
     }],
     default_order: "day desc",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 /// An activity read for a call.

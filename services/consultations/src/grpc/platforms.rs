@@ -17,7 +17,7 @@ use cppcc_proto::consultations::v1 as pb;
 use super::*;
 use crate::domain::{five_haves, is_set};
 use crate::store::platforms::{self as store, PlatformRow};
-use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 
 /// Platforms page by level, then name (the kit's page tokens).
 const PLATFORM_PAGES: ListSpec = ListSpec {
@@ -35,11 +35,7 @@ const PLATFORM_PAGES: ListSpec = ListSpec {
         },
     ],
     default_order: "level, display_name",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 impl Keyed for PlatformRow {

@@ -13,7 +13,7 @@ use cppcc_kit::error::{classify_db_error, constraint_violated};
 use cppcc_kit::fieldmask::{self, MaskSpec};
 use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, parse_committee};
-use cppcc_kit::page::{Key, KeyKind, ListQuery, ListRequest, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, ListQuery, ListRequest, ListSpec, OrderField};
 use cppcc_kit::pii::{mask_id_number, mask_phone};
 use cppcc_kit::{ServiceError, Violations, etag};
 use cppcc_proto::common::v1 as common;
@@ -61,11 +61,7 @@ const SEATS: ListSpec = ListSpec {
         },
     ],
     default_order: "position, display_name",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 /// Status changes are listed oldest first.

@@ -1,18 +1,12 @@
 //! How the opinions lists page: the kit's page tokens (AIP-158) over each
 //! list's one order, oldest first.
 
-use cppcc_kit::page::{Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, Keyed, ListQuery, ListSpec, OrderField};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::store::inbox::InboxRow;
 use crate::store::reports::ReportRow;
-
-const ID: OrderField = OrderField {
-    name: "id",
-    sql: "id",
-    kind: KeyKind::Uuid,
-};
 
 /// A committee's reports, by the day submitted.
 pub(super) const REPORTS: ListSpec = ListSpec {
@@ -30,7 +24,7 @@ pub(super) const REPORTS: ListSpec = ListSpec {
         },
     ],
     default_order: "submit_day, create_time",
-    tie_break: Some(ID),
+    tie_break: Some(BY_ID),
 };
 
 /// A committee's inbox, by the time received.
@@ -42,7 +36,7 @@ pub(super) const INBOX: ListSpec = ListSpec {
         kind: KeyKind::Time,
     }],
     default_order: "receive_time",
-    tie_break: Some(ID),
+    tie_break: Some(BY_ID),
 };
 
 /// The last report of the page before, from its token.

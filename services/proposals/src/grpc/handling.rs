@@ -1120,7 +1120,7 @@ impl Api {
             let replied = p
                 .row
                 .replied_time
-                .map(|t| (t + time::Duration::hours(8)).date())
+                .map(cppcc_kit::clock::day_in_china)
                 .unwrap_or_else(|| self.db.today());
             let last = replied + time::Duration::days(settings.rating_days.into());
             if self.db.today() <= last {

@@ -19,7 +19,7 @@ use super::*;
 use crate::domain::calendar::add_months;
 use crate::domain::{grams, is_set};
 use crate::store::office as office_store;
-use cppcc_kit::page::{Key, KeyKind, ListQuery, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, ListQuery, ListSpec, OrderField};
 
 /// Proposals page by serial (drafts, with none, last), newest first among
 /// equals (the kit's page tokens; `store::list_ids` reads in this order).
@@ -38,11 +38,7 @@ const PROPOSAL_PAGES: ListSpec = ListSpec {
         },
     ],
     default_order: "serial, create_time desc",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 const PROPOSAL_MASK: MaskSpec = MaskSpec {

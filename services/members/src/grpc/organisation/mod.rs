@@ -19,7 +19,7 @@ use cppcc_kit::error::{classify_db_error, constraint_violated};
 use cppcc_kit::fieldmask::{self, MaskSpec};
 use cppcc_kit::json::to_json;
 use cppcc_kit::names::{ChildName, parse_committee};
-use cppcc_kit::page::{Key, KeyKind, ListQuery, ListRequest, ListSpec, OrderField};
+use cppcc_kit::page::{BY_ID, Key, KeyKind, ListQuery, ListRequest, ListSpec, OrderField};
 use cppcc_kit::pii::mask_phone;
 use cppcc_kit::{ServiceError, Violations, etag};
 use cppcc_proto::common::v1 as common;
@@ -94,11 +94,7 @@ const NEWEST_FIRST: ListSpec = ListSpec {
         kind: KeyKind::Time,
     }],
     default_order: "time desc",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 /// Pages that order by day, newest first, with the id to break ties.
@@ -128,11 +124,7 @@ const BY_NAMES: ListSpec = ListSpec {
         },
     ],
     default_order: "first, second",
-    tie_break: Some(OrderField {
-        name: "id",
-        sql: "id",
-        kind: KeyKind::Uuid,
-    }),
+    tie_break: Some(BY_ID),
 };
 
 /// A row keyed for a page token by (time, id) or (first, second, id).
