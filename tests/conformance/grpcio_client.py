@@ -166,6 +166,16 @@ def check_service(target, addr, service, spec, tokens, outcomes):
         expect(header(err, "x-request-id") == call_id, "no x-request-id on the refusal")
         outcomes[(service, "error")] = (err.code().name, err.details(), reasons, fields)
 
+    def role_refused():
+        r = spec["refused"]
+        call_id = f"py-{target}-{service}-refused"
+        err = refused(lambda: unary(channel, contracts, r["method"], r["request"], metadata(tokens[r["token"]], call_id)))
+        expect(err.code().name == r["code"], f"{err.code().name}: {err.details()}")
+        reasons, _ = details(err)
+        expect(r["reason"] in reasons, f"reasons {reasons}")
+        expect(header(err, "x-request-id") == call_id, "no x-request-id on the refusal")
+        outcomes[(service, "refused")] = (err.code().name, err.details(), reasons)
+
     def sized(length, code):
         def check():
             long = spec["long"]
@@ -177,6 +187,8 @@ def check_service(target, addr, service, spec, tokens, outcomes):
 
     run("unary", ok)
     run("error-details", error)
+    if "refused" in spec:
+        run("role-refused-by-contract", role_refused)
     run("long-value-64KiB", sized(64 * 1024, "INVALID_ARGUMENT"))
     run("near-size-limit", sized(LIMIT - 1024, "INVALID_ARGUMENT"))
     run("over-size-limit", sized(LIMIT + 1024, "RESOURCE_EXHAUSTED"))
@@ -312,7 +324,7 @@ def main():
         check_service(service, addr, service, spec, tokens, direct_outcomes)
 
         def same(service=service):
-            for kind in ("ok", "error"):
+            for kind in ("ok", "error", "refused"):
                 g, d = gateway_outcomes.get((service, kind)), direct_outcomes.get((service, kind))
                 if kind == "ok" and g is not None and d is not None:
                     # Each side's classes come from its own reflection.

@@ -145,6 +145,18 @@ async function grpcService(target, addr, service, spec, outcomes) {
     expect(header(r, "x-request-id") === id, "no x-request-id on the refusal");
     outcomes.set(`${service} error`, got);
   });
+  if (spec.refused) {
+    await run("role-refused-by-contract", async () => {
+      const e = spec.refused;
+      const id = `js-${target}-${service}-refused`;
+      const r = await unary(client, e.method, e.request, metadata(CONFIG.tokens[e.token], id));
+      const got = grpcError(r);
+      expect(got.code === e.code, `${got.code}: ${got.message}`);
+      expect(got.reasons.includes(e.reason), `reasons ${got.reasons}`);
+      expect(header(r, "x-request-id") === id, "no x-request-id on the refusal");
+      outcomes.set(`${service} refused`, got);
+    });
+  }
   const sized = (length, code) => async () => {
     const r = await unary(client, spec.long.method, { [spec.long.field]: "x".repeat(length) }, metadata(admin, "js-long"));
     expect(r.err, "the call succeeded");
@@ -324,8 +336,10 @@ async function main() {
       await check("grpc-js", "grpc", "gateway=direct", service, "same-answers", async () => {
         const [g, d] = [viaGateway.get(`${service} ok`), direct.get(`${service} ok`)];
         expect(g && d && equals(g.schema, g.message, d.message), "the answers to the same call differ");
-        const [ge, de] = [viaGateway.get(`${service} error`), direct.get(`${service} error`)];
-        expect(JSON.stringify(ge) === JSON.stringify(de), `${JSON.stringify(ge)} against ${JSON.stringify(de)}`);
+        for (const kind of ["error", "refused"]) {
+          const [ge, de] = [viaGateway.get(`${service} ${kind}`), direct.get(`${service} ${kind}`)];
+          expect(JSON.stringify(ge) === JSON.stringify(de), `${kind}: ${JSON.stringify(ge)} against ${JSON.stringify(de)}`);
+        }
       });
     }
     await grpcWebService(service, spec, compareWith);
